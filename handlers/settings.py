@@ -1,0 +1,79 @@
+"""Settings read once from the environment into a typed object.
+
+Handlers call `load_settings()` at import (once per container) and pass plain values
+on; no other module reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
+from handlers.wiring import (
+    ENV_ALLOWED_ORIGINS,
+    ENV_ENDPOINT_URL,
+    ENV_PAGE_RULES,
+    ENV_STACK,
+    ENV_TOPIC_ARN,
+    physical_table_name,
+)
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a usable deployment."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    topic_arn: str
+    allowed_origins: frozenset[str]
+    page_rules: tuple[PageRule, ...]
+    endpoint_url: str | None
+
+    def table(self, logical_name: str) -> str:
+        return physical_table_name(self.stack, logical_name)
+
+
+def normalise_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
+def parse_allowed_origins(raw: str) -> frozenset[str]:
+    """A JSON list of origins such as `["https://blog.example.com"]`."""
+    try:
+        value = json.loads(raw) if raw else []
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{ENV_ALLOWED_ORIGINS}: not JSON ({exc.msg})") from None
+    if not isinstance(value, list) or not all(isinstance(o, str) and o for o in value):
+        raise SettingsError(f'{ENV_ALLOWED_ORIGINS}: expected a JSON list such as ["https://blog.example.com"]')
+    return frozenset(normalise_origin(o) for o in value)
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Pure: an environment mapping to Settings, or SettingsError naming the variable."""
+    stack = env.get(ENV_STACK, "")
+    if not stack:
+        raise SettingsError(f"{ENV_STACK}: required (the stack name that prefixes table names)")
+    raw_rules = env.get(ENV_PAGE_RULES, "")
+    try:
+        page_rules = parse_page_rules(raw_rules) if raw_rules else DEFAULT_PAGE_RULES
+    except PageRuleError as exc:
+        raise SettingsError(str(exc)) from None
+    return Settings(
+        stack=stack,
+        topic_arn=env.get(ENV_TOPIC_ARN, ""),
+        allowed_origins=parse_allowed_origins(env.get(ENV_ALLOWED_ORIGINS, "")),
+        page_rules=page_rules,
+        endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
+    )
+
+
+@cache
+def load_settings() -> Settings:
+    return settings_from(os.environ)

@@ -1,0 +1,205 @@
+"""The one description of how the system is assembled.
+
+Pure data, read by three consumers so they cannot drift apart:
+- `components/` (Pulumi) builds the AWS resources and IAM grants from it,
+- `local/` builds the moto resources and routes frames and polls queues from it,
+- `tests/` create their moto tables and queues from it.
+
+Nothing here imports boto3 or pulumi; handler code never reads this module at run
+time except for table names and event types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+EventType = Literal["homepage_view", "post_view", "profile_view"]
+EVENT_TYPES: tuple[EventType, ...] = ("homepage_view", "post_view", "profile_view")
+
+# SNS message attributes set by the views function and matched by the subscriptions.
+EVENT_TYPE_ATTRIBUTE = "event_type"
+HAS_REFERRER_ATTRIBUTE = "has_referrer"
+
+# Environment variables the handlers read (handlers/settings.py) and the deployers set.
+ENV_STACK = "STACK"
+ENV_TOPIC_ARN = "TOPIC_ARN"
+ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
+ENV_PAGE_RULES = "PAGE_RULES"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table; its physical name is `<stack>-<name>`."""
+
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    stream: bool = False
+    """Stream NEW_IMAGE records to the stream consumer named in STREAMS."""
+    ttl_attribute: str | None = None
+    """Epoch-seconds attribute after which DynamoDB deletes the item (free)."""
+
+
+@dataclass(frozen=True)
+class TableGrant:
+    """DynamoDB actions a function performs on one table (least privilege)."""
+
+    table: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its handler and exactly what it touches."""
+
+    name: str
+    module: str
+    """Dotted module path; the Lambda handler is `<module>.handler`."""
+    env: tuple[str, ...] = ()
+    """Environment variables from ENV_* that this function needs besides ENV_STACK."""
+    tables: tuple[TableGrant, ...] = ()
+    publishes: bool = False
+    """Publishes to the view-event topic (sns:Publish on that topic only)."""
+    timeout_seconds: int = 10
+    memory_mb: int = 256
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A WebSocket route of the API Gateway (and of the local gateway)."""
+
+    route_key: str
+    function: str
+    replies: bool = True
+    """The function's return body is sent back as the route response."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An SQS queue subscribed to the topic with a filter, drained by a function."""
+
+    name: str
+    filter_policy: dict[str, list[str]]
+    function: str
+    batch_size: int = 10
+    max_batching_window_seconds: int = 1
+    max_receive_count: int = 5
+    """Deliveries before a message moves to the queue's dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A DynamoDB stream feeding a function."""
+
+    table: str
+    function: str
+    batch_size: int = 100
+    maximum_retry_attempts: int = 5
+    maximum_record_age_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class Wiring:
+    tables: tuple[TableSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[RouteSpec, ...]
+    queues: tuple[QueueSpec, ...]
+    streams: tuple[StreamSpec, ...]
+    route_selection_expression: str = "$request.body.message"
+
+    def table(self, name: str) -> TableSpec:
+        return next(t for t in self.tables if t.name == name)
+
+    def function(self, name: str) -> FunctionSpec:
+        return next(f for f in self.functions if f.name == name)
+
+    def route(self, route_key: str) -> RouteSpec | None:
+        return next((r for r in self.routes if r.route_key == route_key), None)
+
+
+# Table names (logical). Physical name: f"{stack}-{NAME}".
+HOME_AND_PROFILE = "HomeAndProfile"
+POST_COUNT_WRITER = "PostCountWriter"
+POST_COUNT_READER = "PostCountReader"
+REFERRER = "Referrer"
+COUNTED_EVENTS = "CountedEvents"
+"""Exactly-once ledger: one marker per (consumer, eventId), expired by TTL."""
+
+_COUNT_WRITE = ("dynamodb:UpdateItem",)
+_MARKER_WRITE = ("dynamodb:PutItem",)
+
+
+def _counter(name: str, table: str, module: str = "handlers.counter") -> FunctionSpec:
+    return FunctionSpec(
+        name=name,
+        module=module,
+        tables=(TableGrant(table, _COUNT_WRITE), TableGrant(COUNTED_EVENTS, _MARKER_WRITE)),
+        timeout_seconds=30,
+    )
+
+
+WIRING = Wiring(
+    tables=(
+        TableSpec(HOME_AND_PROFILE, hash_key="pageName"),
+        TableSpec(POST_COUNT_WRITER, hash_key="articleId", stream=True),
+        TableSpec(POST_COUNT_READER, hash_key="articleId"),
+        TableSpec(REFERRER, hash_key="referrer", range_key="target"),
+        TableSpec(COUNTED_EVENTS, hash_key="markerId", ttl_attribute="expiresAt"),
+    ),
+    functions=(
+        FunctionSpec("connect", "handlers.connect", env=(ENV_ALLOWED_ORIGINS,)),
+        FunctionSpec("disconnect", "handlers.disconnect"),
+        FunctionSpec("default", "handlers.default"),
+        FunctionSpec(
+            "views",
+            "handlers.views",
+            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES),
+            tables=(
+                TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
+                TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
+            ),
+            publishes=True,
+        ),
+        FunctionSpec(
+            "stats",
+            "handlers.stats",
+            tables=(
+                TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem", "dynamodb:Scan")),
+                TableGrant(HOME_AND_PROFILE, ("dynamodb:Scan",)),
+            ),
+        ),
+        _counter("homepage-counter", HOME_AND_PROFILE),
+        _counter("profile-counter", HOME_AND_PROFILE),
+        _counter("post-counter", POST_COUNT_WRITER),
+        _counter("referrer-counter", REFERRER, module="handlers.referrers"),
+        FunctionSpec(
+            "replicate",
+            "handlers.replicate",
+            tables=(TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),),
+            timeout_seconds=30,
+        ),
+    ),
+    routes=(
+        RouteSpec("$connect", "connect", replies=False),
+        RouteSpec("$disconnect", "disconnect", replies=False),
+        RouteSpec("$default", "default"),
+        RouteSpec("views", "views"),
+        RouteSpec("stats", "stats"),
+    ),
+    queues=(
+        QueueSpec("homepage_view", {EVENT_TYPE_ATTRIBUTE: ["homepage_view"]}, "homepage-counter"),
+        QueueSpec("profile_view", {EVENT_TYPE_ATTRIBUTE: ["profile_view"]}, "profile-counter"),
+        QueueSpec("post_view", {EVENT_TYPE_ATTRIBUTE: ["post_view"]}, "post-counter"),
+        # A fourth queue for external referrers: only views that carry one are
+        # delivered here, so the views function stays one publish per view.
+        QueueSpec("referrer", {HAS_REFERRER_ATTRIBUTE: ["true"]}, "referrer-counter"),
+    ),
+    streams=(StreamSpec(POST_COUNT_WRITER, "replicate"),),
+)
+
+
+def physical_table_name(stack: str, table: str) -> str:
+    """The deployed name of a logical table, e.g. `local-PostCountWriter`."""
+    return f"{stack}-{table}"
