@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of blog-analytics; no business logic lives here."""

@@ -1,0 +1,120 @@
+"""CountStore: the count tables, and the stream that copies the writer table into the reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRuntime
+from handlers.wiring import StreamSpec, TableSpec, Wiring, physical_table_name
+
+# Lambda's own choice; failed-record summaries are kept as long as SQS allows.
+FAILURE_RETENTION_SECONDS = 14 * 24 * 3600
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+@dataclass(frozen=True)
+class CountStoreArgs:
+    """The tables and stream consumers of the wiring table, for one stack."""
+
+    wiring: Wiring
+    """Tables to create and streams to wire."""
+    runtime: HandlerRuntime
+    """Shared function runtime, for the stream consumers."""
+    protect: bool = False
+    """Deletion protection, point-in-time recovery and Pulumi `protect` (prod)."""
+    starting_position: str = "TRIM_HORIZON"
+    """Where a new stream mapping starts; TRIM_HORIZON loses nothing if it is ever recreated."""
+
+
+class CountStore(pulumi.ComponentResource):
+    """DynamoDB tables named `<stack>-<Name>`, plus each stream's consumer."""
+
+    table_names: pulumi.Output[dict[str, str]]
+    table_arns: pulumi.Output[dict[str, str]]
+    failure_queue_urls: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: CountStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("blog-analytics:index:CountStore", name, None, opts)
+        self._base = name
+        self.tables = {spec.name: self._create_table(spec, args) for spec in args.wiring.tables}
+        self.table_names = pulumi.Output.all(**{k: t.name for k, t in self.tables.items()})
+        self.table_arns = pulumi.Output.all(**{k: t.arn for k, t in self.tables.items()})
+        failure_queues = {
+            f"{spec.table}-{spec.function}": self._create_stream_consumer(spec, args)
+            for spec in args.wiring.streams
+        }
+        self.failure_queue_urls = pulumi.Output.all(**{k: q.url for k, q in failure_queues.items()})
+        self.register_outputs(
+            {
+                "table_names": self.table_names,
+                "table_arns": self.table_arns,
+                "failure_queue_urls": self.failure_queue_urls,
+            }
+        )
+
+    def _create_table(self, spec: TableSpec, args: CountStoreArgs) -> aws.dynamodb.Table:
+        keys = [spec.hash_key] + ([spec.range_key] if spec.range_key else [])
+        return aws.dynamodb.Table(
+            f"{self._base}-{spec.name}",
+            name=physical_table_name(args.runtime.stack, spec.name),
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=spec.hash_key,
+            range_key=spec.range_key,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=key, type="S") for key in keys],
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=args.protect),
+            deletion_protection_enabled=args.protect,
+            stream_enabled=spec.stream,
+            stream_view_type="NEW_IMAGE" if spec.stream else None,
+            ttl=(
+                aws.dynamodb.TableTtlArgs(attribute_name=spec.ttl_attribute, enabled=True)
+                if spec.ttl_attribute
+                else None
+            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+    def _create_stream_consumer(self, spec: StreamSpec, args: CountStoreArgs) -> aws.sqs.Queue:
+        base = f"{self._base}-{spec.table}-{spec.function}"
+        table = self.tables[spec.table]
+        failures = aws.sqs.Queue(
+            f"{base}-failures",
+            name=f"{args.runtime.prefix}-{spec.function}-failures",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=FAILURE_RETENTION_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        consumer = HandlerFunction(
+            f"{self._base}-{spec.function}",
+            HandlerFunctionArgs(
+                spec=args.wiring.function(spec.function),
+                runtime=args.runtime,
+                table_arns=self.table_arns,
+                reads_stream_arn=table.stream_arn,
+                sends_to_queue_arn=failures.arn,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Stream retries and record age default to unlimited: one bad record would block
+        # its shard for a day. Bound both, bisect to isolate it, and park it in the queue.
+        aws.lambda_.EventSourceMapping(
+            f"{base}-mapping",
+            event_source_arn=table.stream_arn,
+            function_name=consumer.function_arn,
+            starting_position=args.starting_position,
+            batch_size=spec.batch_size,
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=spec.maximum_retry_attempts,
+            maximum_record_age_in_seconds=spec.maximum_record_age_seconds,
+            function_response_types=[REPORT_BATCH_ITEM_FAILURES],
+            destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                    destination_arn=failures.arn
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.role_policy]),
+        )
+        return failures

@@ -1,0 +1,132 @@
+"""What `pulumi up` deploys as Lambda code: the handlers' sources and a dependency layer.
+
+Both must hash the same on every run of an unchanged tree, or every preview shows a
+diff: the code is an AssetArchive of the handler files in sorted order (no bytecode),
+and the layer is a directory (`pulumi.FileArchive`), built once per requirements file
+and reused from a cache keyed by the file's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pulumi
+
+PipRunner = Callable[[Sequence[str]], None]
+
+CODE_PREFIX = "handlers"
+LAYER_RUNTIME = "python3.12"
+LAYER_ARCHITECTURE = "arm64"
+# Wheels for the Lambda platform, whatever machine runs `pulumi up`.
+PIP_PLATFORM_ARGS = (
+    "--platform", "manylinux2014_aarch64",
+    "--implementation", "cp",
+    "--python-version", "3.12",
+    "--only-binary=:all:",
+    "--no-compile",
+)  # fmt: skip
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = ROOT / ".pulumi-build"
+"""The layer cache (gitignored). Tests point it elsewhere."""
+
+
+def handler_files(handlers_dir: Path) -> dict[str, Path]:
+    """Every *.py below handlers_dir by its archive path, sorted, without __pycache__."""
+    files = {
+        path.relative_to(handlers_dir).as_posix(): path
+        for path in handlers_dir.rglob("*.py")
+        if "__pycache__" not in path.relative_to(handlers_dir).parts
+    }
+    return dict(sorted(files.items()))
+
+
+def code_archive(handlers_dir: Path) -> pulumi.AssetArchive:
+    """The handlers package as `handlers/...` at the archive root (handler `handlers.x.handler`)."""
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        name: pulumi.FileAsset(str(path)) for name, path in handler_files(handlers_dir).items()
+    }
+    return pulumi.AssetArchive({CODE_PREFIX: pulumi.AssetArchive(assets)})
+
+
+def archive_digest(archive: pulumi.Asset | pulumi.Archive) -> str:
+    """A content hash of an archive as Pulumi would package it (names and bytes, in order)."""
+    digest = hashlib.sha256()
+    _feed(digest, "", archive)
+    return digest.hexdigest()
+
+
+def _feed(digest: hashlib._Hash, prefix: str, item: pulumi.Asset | pulumi.Archive) -> None:
+    if isinstance(item, pulumi.AssetArchive):
+        for name in sorted(item.assets):
+            _feed(digest, f"{prefix}{name}/", item.assets[name])
+    elif isinstance(item, pulumi.FileArchive):
+        root = Path(item.path)
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            _feed_bytes(digest, prefix + path.relative_to(root).as_posix(), path.read_bytes())
+    elif isinstance(item, pulumi.FileAsset):
+        _feed_bytes(digest, prefix.rstrip("/"), Path(item.path).read_bytes())
+    elif isinstance(item, pulumi.StringAsset):
+        _feed_bytes(digest, prefix.rstrip("/"), item.text.encode())
+    else:
+        raise TypeError(f"cannot hash {type(item).__name__}")
+
+
+def _feed_bytes(digest: hashlib._Hash, name: str, data: bytes) -> None:
+    digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+
+
+def layer_cache_key(requirements: Path) -> str:
+    """Changes when the requirements or the target platform change, and only then."""
+    digest = hashlib.sha256(requirements.read_bytes())
+    digest.update("\0".join(PIP_PLATFORM_ARGS).encode())
+    return digest.hexdigest()[:32]
+
+
+def pip_install_args(requirements: Path, target: Path) -> list[str]:
+    return [
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        *PIP_PLATFORM_ARGS,
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
+    ]
+
+
+def run_pip(args: Sequence[str]) -> None:
+    """The real runner: pip of the interpreter running the Pulumi program."""
+    result = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"building the Lambda layer failed (pip {' '.join(args)}):\n{result.stderr}")
+
+
+def build_layer(requirements: Path, build_root: Path, runner: PipRunner | None = None) -> Path:
+    """The layer directory (holding `python/`) for these requirements, built on first use.
+
+    The build goes to a temporary directory renamed into place, so an interrupted build
+    never leaves a half-filled cache entry behind.
+    """
+    final = build_root / layer_cache_key(requirements) / "layer"
+    if final.is_dir():
+        return final
+    staging = final.parent.with_name(f"{final.parent.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "layer" / "python").mkdir(parents=True)
+    (runner or run_pip)(pip_install_args(requirements, staging / "layer" / "python"))
+    final.parent.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        staging.rename(final.parent)
+    except OSError:
+        if not final.is_dir():  # anything but "another process finished first"
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
