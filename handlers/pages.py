@@ -51,7 +51,11 @@ def normalise_path(current_page: str) -> str:
     A full URL is accepted too (its path is used), so a client sending
     `location.href` still counts.
     """
-    path = urlsplit(current_page).path or "/"
+    if current_page.startswith("/"):
+        # A path, even `//x` (which urlsplit would read as a host name).
+        path = current_page.split("#", 1)[0].split("?", 1)[0]
+    else:
+        path = urlsplit(current_page).path or "/"
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
         path = path.rstrip("/") or "/"
@@ -93,6 +97,4 @@ def parse_page_rules(raw: str) -> tuple[PageRule, ...]:
 
 def page_rules_json(rules: tuple[PageRule, ...]) -> str:
     """The inverse of parse_page_rules, for deployers that set the environment."""
-    return json.dumps(
-        [{"path": r.path, "match": r.match, "page": r.page, "eventType": r.event_type} for r in rules]
-    )
+    return json.dumps([{"path": r.path, "match": r.match, "page": r.page, "eventType": r.event_type} for r in rules])

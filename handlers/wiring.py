@@ -203,3 +203,20 @@ WIRING = Wiring(
 def physical_table_name(stack: str, table: str) -> str:
     """The deployed name of a logical table, e.g. `local-PostCountWriter`."""
     return f"{stack}-{table}"
+
+
+def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:
+    """CreateTable arguments for an emulator (moto in tests and the local stack).
+
+    TTL is a separate call (UpdateTimeToLive) and is left to the caller.
+    """
+    keys = [(spec.hash_key, "HASH")] + ([(spec.range_key, "RANGE")] if spec.range_key else [])
+    request: dict[str, object] = {
+        "TableName": physical_table_name(stack, spec.name),
+        "KeySchema": [{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if spec.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    return request

@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make dev` (the local stack) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser dev test lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Headless Chromium for the browser tests comes from Debian's package, never a download.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+dev: install
+	$(PY) -m local
+
+test: install browser
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pulumi-build .pytest_cache .mypy_cache .ruff_cache .hypothesis

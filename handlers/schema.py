@@ -1,0 +1,162 @@
+"""The one typed schema: client messages, the published event, and the replies.
+
+Limits are part of the wire contract (README, "Wire protocol"). Every string is
+checked for control characters and lone surrogates, which json.loads happily
+produces from `\\u0000` or `\\ud800` escapes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from handlers.wiring import EventType
+
+MAX_ARTICLE_ID = 128
+MAX_TITLE = 300
+MAX_URL = 2048
+MAX_STATS_IDS = 100
+ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._~:/-]+$"
+
+
+def reject_unsafe_characters(value: str) -> str:
+    """Control characters (C0, DEL, C1) and lone surrogates are never valid text here."""
+    for char in value:
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            raise ValueError("contains a lone surrogate")
+        if unicodedata.category(char) == "Cc":
+            raise ValueError("contains a control character")
+    return value
+
+
+ArticleId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID_PATTERN)]
+Title = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(reject_unsafe_characters)]
+UrlText = Annotated[StrictStr, Field(max_length=MAX_URL), AfterValidator(reject_unsafe_characters)]
+
+
+class _Message(BaseModel):
+    # Unknown fields are refused rather than ignored: a typo such as `articleID`
+    # would otherwise silently count a post view as an unknown page.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ViewMessage(_Message):
+    """`views` from the client; every field but `message` is optional."""
+
+    message: Literal["views"]
+    articleId: ArticleId | None = None
+    articleTitle: Title | None = None
+    previousPage: UrlText | None = None
+    currentPage: UrlText | None = None
+    refreshed: StrictBool = False
+    referrer: UrlText | None = None
+
+
+class StatsMessage(_Message):
+    """`stats` from the client: listed articles, or with none the top posts."""
+
+    message: Literal["stats"]
+    articleIds: Annotated[list[ArticleId], Field(max_length=MAX_STATS_IDS)] | None = None
+
+
+class ViewEvent(BaseModel):
+    """The event published to SNS and read by the counters. Made by the server only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    eventId: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    """API Gateway's requestContext.messageId: unique per received message."""
+    eventType: EventType
+    unique: StrictBool
+    articleId: ArticleId | None = None
+    articleTitle: Title | None = None
+    page: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    referrer: UrlText | None = None
+    """Already reduced to scheme://host/path and known to be external."""
+
+    @property
+    def target(self) -> str:
+        """What was viewed, as stored beside a referrer: `post:<id>` or `page:<name>`."""
+        return f"post:{self.articleId}" if self.articleId is not None else f"page:{self.page}"
+
+
+# ---- replies -------------------------------------------------------------------------
+
+ErrorCode = Literal["invalid_json", "invalid_event", "unknown_route", "unknown_page", "too_large", "unavailable"]
+
+
+class ErrorReply(BaseModel):
+    message: Literal["error"] = "error"
+    error: ErrorCode
+    detail: str | None = None
+
+
+class PostCounts(BaseModel):
+    articleId: str
+    articleTitle: str
+    totalViews: int
+    uniqueViews: int
+
+
+class PageCounts(BaseModel):
+    page: str
+    totalViews: int
+    uniqueViews: int
+
+
+class PostViewReply(PostCounts):
+    message: Literal["views"] = "views"
+    status: Literal["ok"] = "ok"
+
+
+class PageViewReply(PageCounts):
+    message: Literal["views"] = "views"
+    status: Literal["ok"] = "ok"
+
+
+class StatsReply(BaseModel):
+    message: Literal["stats"] = "stats"
+    articles: list[PostCounts]
+    pages: list[PageCounts]
+
+
+Reply = ErrorReply | PostViewReply | PageViewReply | StatsReply
+
+
+def dump_reply(reply: Reply) -> str:
+    return reply.model_dump_json(exclude_none=True)
+
+
+# ---- validation errors as one readable line -----------------------------------------
+
+_MESSAGES = {
+    "string_too_long": "at most {max_length} characters",
+    "string_too_short": "must not be empty",
+    "string_pattern_mismatch": "only letters, digits and . _ ~ : / - are allowed",
+    "string_type": "must be a string",
+    "string_unicode": "contains a lone surrogate",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "too_long": "at most {max_length} items",
+    "extra_forbidden": "unknown field",
+    "missing": "required",
+    "literal_error": "must be {expected}",
+}
+
+
+def describe(error: dict[str, Any]) -> str:
+    """`articleId: at most 128 characters` from one pydantic error."""
+    where = ".".join(str(part) for part in error["loc"]) or "message"
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        text = str(error["msg"]).removeprefix("Value error, ")
+    else:
+        text = template.format(**error.get("ctx", {}))
+    return f"{where}: {text}"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem only: enough to fix the client, and bounded in size."""
+    return describe(dict(exc.errors(include_url=False)[0]))

@@ -1,0 +1,75 @@
+"""views: validate, classify, read the stored counts, publish the event, reply.
+
+The read comes before the publish: if the read fails nothing was published and the
+client may safely retry; once the publish succeeded the reply is always `ok`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers import aws
+from handlers.api import ClientMistake, WebSocketResponse, parse_message, parse_request, respond
+from handlers.classify import ReferrerError, Target, UnknownPage, classify, external_referrer, view_event
+from handlers.log import log
+from handlers.schema import ErrorReply, PageViewReply, PostViewReply, Reply, ViewEvent, ViewMessage
+from handlers.settings import Settings, load_settings
+from handlers.store import get_page, get_post
+from handlers.wiring import EVENT_TYPE_ATTRIBUTE, HAS_REFERRER_ATTRIBUTE, HOME_AND_PROFILE, POST_COUNT_READER
+
+
+def accept_view(body: str, event_id: str, settings: Settings) -> tuple[ViewEvent, str]:
+    """Pure: the frame -> (event to publish, title for the reply), or ClientMistake."""
+    message = parse_message(ViewMessage, body)
+    try:
+        target: Target = classify(message, settings.page_rules)
+    except UnknownPage:
+        raise ClientMistake("unknown_page", "currentPage matches no counted page") from None
+    try:
+        referrer = external_referrer(message.referrer, settings.allowed_origins)
+    except ReferrerError as exc:
+        raise ClientMistake("invalid_event", f"referrer: {exc}") from None
+    return view_event(message, target, event_id, referrer), message.articleTitle or ""
+
+
+def message_attributes(event: ViewEvent) -> dict[str, dict[str, str]]:
+    """What the subscriptions filter on."""
+    attributes = {EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event.eventType}}
+    if event.referrer is not None:
+        attributes[HAS_REFERRER_ATTRIBUTE] = {"DataType": "String", "StringValue": "true"}
+    return attributes
+
+
+def stored_counts(ddb: Any, settings: Settings, event: ViewEvent, title: str) -> Reply:
+    if event.articleId is not None:
+        post = get_post(ddb, settings.table(POST_COUNT_READER), event.articleId, title)
+        return PostViewReply(**post.model_dump())
+    assert event.page is not None
+    page = get_page(ddb, settings.table(HOME_AND_PROFILE), event.page)
+    return PageViewReply(**page.model_dump())
+
+
+def publish(sns: Any, topic_arn: str, event: ViewEvent) -> None:
+    sns.publish(
+        TopicArn=topic_arn,
+        Message=event.model_dump_json(exclude_none=True),
+        MessageAttributes=message_attributes(event),
+    )
+
+
+def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
+    settings = load_settings()
+    try:
+        request = parse_request(event)
+        view, title = accept_view(request.body, request.message_id, settings)
+    except ClientMistake as mistake:
+        return respond(mistake.reply)
+    try:
+        reply = stored_counts(aws.client("dynamodb"), settings, view, title)
+        publish(aws.client("sns"), settings.topic_arn, view)
+    except (ClientError, BotoCoreError) as exc:
+        log("error", "view_not_accepted", eventType=view.eventType, error=type(exc).__name__)
+        return respond(ErrorReply(error="unavailable", detail="try again shortly"))
+    return respond(reply)

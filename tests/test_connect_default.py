@@ -1,0 +1,56 @@
+"""$connect, $disconnect and $default."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import BLOG_ORIGIN, Cloud, ws_connect, ws_message
+
+from handlers import connect, default, disconnect
+
+
+def test_connect_allowed_origin_accepted(cloud: Cloud) -> None:
+    assert connect.handler(ws_connect(BLOG_ORIGIN), None) == {"statusCode": 200}
+
+
+@pytest.mark.parametrize("header", ["origin", "ORIGIN", "Origin"])
+def test_connect_header_name_case_insensitive(cloud: Cloud, header: str) -> None:
+    assert connect.handler(ws_connect(BLOG_ORIGIN, header_name=header), None)["statusCode"] == 200
+
+
+def test_connect_origin_compared_without_case_or_trailing_slash(cloud: Cloud) -> None:
+    assert connect.handler(ws_connect("HTTPS://Blog.Example.com/"), None)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "http://blog.example.com", "https://blog.example.com.evil", "null"]
+)
+def test_connect_foreign_origin_refused(cloud: Cloud, origin: str) -> None:
+    assert connect.handler(ws_connect(origin), None) == {"statusCode": 403}
+
+
+def test_connect_missing_origin_refused(cloud: Cloud) -> None:
+    assert connect.handler(ws_connect(None), None) == {"statusCode": 403}
+
+
+def test_disconnect_accepts(cloud: Cloud) -> None:
+    event = ws_connect(BLOG_ORIGIN)
+    event["requestContext"].update(routeKey="$disconnect", eventType="DISCONNECT")
+    assert disconnect.handler(event, None) == {"statusCode": 200}
+
+
+def test_default_unknown_route(cloud: Cloud) -> None:
+    reply = json.loads(default.handler(ws_message({"message": "subscribe"}, route="$default"), None)["body"])
+    assert reply["message"] == "error" and reply["error"] == "unknown_route"
+
+
+@pytest.mark.parametrize("body", ["not json", "{", "[1,2]", '"views"', "NaN", ""])
+def test_default_not_a_json_object_is_invalid_json(cloud: Cloud, body: str) -> None:
+    reply = json.loads(default.handler(ws_message(body, route="$default"), None)["body"])
+    assert reply["error"] == "invalid_json"
+
+
+def test_default_oversized_frame_is_too_large(cloud: Cloud) -> None:
+    reply = json.loads(default.handler(ws_message("x" * 40_000, route="$default"), None)["body"])
+    assert reply["error"] == "too_large"

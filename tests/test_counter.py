@@ -1,0 +1,167 @@
+"""Queue consumers: one write per key, partial failures, exactly-once counting."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import Cloud, sqs_event, sqs_record, view_event
+from faults import fail, lose_response
+
+from handlers import aws, counter, referrers
+from handlers.store import number
+from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER, REFERRER
+
+
+def counts(cloud: Cloud, article_id: str = "hello-world") -> tuple[int, int]:
+    item = cloud.item(POST_COUNT_WRITER, articleId=article_id)
+    return number(item, "totalViews"), number(item, "uniqueViews")
+
+
+def page_counts(cloud: Cloud, page: str) -> tuple[int, int]:
+    item = cloud.item(HOME_AND_PROFILE, pageName=page)
+    return number(item, "totalViews"), number(item, "uniqueViews")
+
+
+def failures(response: dict[str, Any]) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def test_counter_batch_aggregates_one_write_per_key(cloud: Cloud) -> None:
+    seen: list[dict[str, Any]] = []
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", lambda params, **_: seen.append(json.loads(params["body"]))
+    )
+    records = [sqs_record(view_event(unique=i % 2 == 0)) for i in range(6)]
+    records += [sqs_record(view_event(articleId="other", articleTitle="Other")) for _ in range(3)]
+    assert failures(counter.handler(sqs_event(records), None)) == []
+    assert counts(cloud) == (6, 3) and counts(cloud, "other") == (3, 3)
+    updates = [i for t in seen for i in t["TransactItems"] if "Update" in i]
+    assert len(seen) == 2 and len(updates) == 2
+
+
+def test_counter_sets_latest_title(cloud: Cloud) -> None:
+    records = [sqs_record(view_event(articleTitle="Old")), sqs_record(view_event(articleTitle="New Title"))]
+    counter.handler(sqs_event(records), None)
+    assert cloud.item(POST_COUNT_WRITER, articleId="hello-world")["articleTitle"] == {"S": "New Title"}
+
+
+def test_counter_pages_counted_in_home_and_profile(cloud: Cloud) -> None:
+    home = view_event(eventType="homepage_view", articleId=None, articleTitle=None, page="Home_Page")
+    reload = {**home, "eventId": "second", "unique": False}
+    counter.handler(sqs_event([sqs_record(home), sqs_record(reload)]), None)
+    assert page_counts(cloud, "Home_Page") == (2, 1)
+
+
+def test_counter_poison_record_reported_rest_counted_once(cloud: Cloud) -> None:
+    records = [sqs_record(view_event()) for _ in range(9)]
+    poison = sqs_record('{"eventId": "x", "eventType": "post_view", "unique": "maybe"}')
+    records.insert(4, poison)
+    response = counter.handler(sqs_event(records), None)
+    assert failures(response) == [poison["messageId"]]
+    assert counts(cloud) == (9, 9)
+
+
+def test_counter_not_json_body_reported(cloud: Cloud) -> None:
+    bad = sqs_record("not json at all")
+    assert failures(counter.handler(sqs_event([bad, sqs_record(view_event())]), None)) == [bad["messageId"]]
+
+
+def test_counter_same_batch_delivered_twice_changes_nothing(cloud: Cloud) -> None:
+    event = sqs_event([sqs_record(view_event()) for _ in range(10)])
+    counter.handler(event, None)
+    markers_after_first = len(cloud.items(COUNTED_EVENTS))
+    assert failures(counter.handler(event, None)) == []
+    assert counts(cloud) == (10, 10)
+    assert markers_after_first == len(cloud.items(COUNTED_EVENTS)) == 10
+
+
+def test_counter_redelivery_mixed_with_new_views_counts_only_new(cloud: Cloud) -> None:
+    old = [sqs_record(view_event()) for _ in range(3)]
+    counter.handler(sqs_event(old), None)
+    fresh = [sqs_record(view_event()) for _ in range(2)]
+    assert failures(counter.handler(sqs_event(old[:2] + fresh), None)) == []
+    assert counts(cloud) == (5, 5)
+
+
+def test_counter_duplicate_sns_delivery_same_event_id_counted_once(cloud: Cloud) -> None:
+    event = view_event(event_id="one-view")
+    records = [sqs_record(event), sqs_record(event)]  # two SQS messages, one view
+    assert failures(counter.handler(sqs_event(records), None)) == []
+    assert counts(cloud) == (1, 1)
+
+
+def test_counter_throttled_write_reports_exactly_its_messages(cloud: Cloud) -> None:
+    def for_other(params: dict[str, Any]) -> bool:
+        return any(i.get("Update", {}).get("Key") == {"articleId": {"S": "other"}} for i in params["TransactItems"])
+
+    fail(aws.client("dynamodb"), "TransactWriteItems", "ProvisionedThroughputExceededException", when=for_other)
+    mine = [sqs_record(view_event()) for _ in range(3)]
+    others = [sqs_record(view_event(articleId="other")) for _ in range(2)]
+    response = counter.handler(sqs_event([mine[0], others[0], mine[1], others[1], mine[2]]), None)
+    assert sorted(failures(response)) == sorted(r["messageId"] for r in others)
+    assert counts(cloud) == (3, 3) and counts(cloud, "other") == (0, 0)
+
+
+def test_counter_failed_write_then_redelivery_counts_once(cloud: Cloud) -> None:
+    fail(aws.client("dynamodb"), "TransactWriteItems", "InternalServerError", status=500, times=1)
+    event = sqs_event([sqs_record(view_event()) for _ in range(4)])
+    assert len(failures(counter.handler(event, None))) == 4
+    assert counts(cloud) == (0, 0)
+    assert failures(counter.handler(event, None)) == []
+    assert counts(cloud) == (4, 4)
+
+
+def test_counter_sdk_retry_after_committed_write_counts_once(cloud: Cloud) -> None:
+    retried = lose_response(aws.client("dynamodb"), "TransactWriteItems")
+    response = counter.handler(sqs_event([sqs_record(view_event()) for _ in range(3)]), None)
+    assert retried == [1], "the fault did not fire"
+    assert failures(response) == []
+    assert counts(cloud) == (3, 3)
+
+
+def test_counter_transaction_conflict_retried(cloud: Cloud) -> None:
+    fail(aws.client("dynamodb"), "TransactWriteItems", "TransactionCanceledException", times=2)
+    assert failures(counter.handler(sqs_event([sqs_record(view_event())]), None)) == []
+    assert counts(cloud) == (1, 1)
+
+
+def test_counter_more_than_99_views_of_one_key_split_into_transactions(cloud: Cloud) -> None:
+    records = [sqs_record(view_event(unique=i < 50)) for i in range(150)]
+    assert failures(counter.handler(sqs_event(records), None)) == []
+    assert counts(cloud) == (150, 50)
+
+
+def test_counter_markers_expire(cloud: Cloud) -> None:
+    counter.handler(sqs_event([sqs_record(view_event())]), None)
+    [marker] = cloud.items(COUNTED_EVENTS)
+    assert marker["markerId"]["S"].startswith("views#") and int(marker["expiresAt"]["N"]) > 0
+
+
+def test_referrers_counted_per_referrer_and_target_without_hits(cloud: Cloud) -> None:
+    hn = "https://news.ycombinator.com/item"
+    records = [sqs_record(view_event(referrer=hn)) for _ in range(3)]
+    records.append(
+        sqs_record(
+            view_event(referrer=hn, articleId=None, articleTitle=None, eventType="homepage_view", page="Home_Page")
+        )
+    )
+    records.append(sqs_record(view_event()))  # no referrer: nothing to count, not a failure
+    assert failures(referrers.handler(sqs_event(records), None)) == []
+    rows = {(r["referrer"]["S"], r["target"]["S"]): number(r, "views") for r in cloud.items(REFERRER)}
+    assert rows == {(hn, "post:hello-world"): 3, (hn, "page:Home_Page"): 1}
+    assert all(set(r) == {"referrer", "target", "views"} for r in cloud.items(REFERRER))
+
+
+def test_referrers_redelivery_counted_once(cloud: Cloud) -> None:
+    event = sqs_event([sqs_record(view_event(referrer="https://a.example/"))])
+    referrers.handler(event, None)
+    referrers.handler(event, None)
+    assert [number(r, "views") for r in cloud.items(REFERRER)] == [1]
+
+
+def test_referrer_and_view_markers_do_not_collide(cloud: Cloud) -> None:
+    body = view_event(referrer="https://a.example/")
+    counter.handler(sqs_event([sqs_record(body)]), None)
+    referrers.handler(sqs_event([sqs_record(body)]), None)
+    assert counts(cloud) == (1, 1) and [number(r, "views") for r in cloud.items(REFERRER)] == [1]

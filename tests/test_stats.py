@@ -1,0 +1,77 @@
+"""stats: listed articles (unknown as zero) or top posts, plus every page; never writes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import Cloud, ws_message
+from faults import fail
+
+from handlers import aws, stats
+from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER, WIRING
+
+
+def ask(body: dict[str, Any] | str) -> dict[str, Any]:
+    return json.loads(stats.handler(ws_message(body, route="stats"), None)["body"])
+
+
+def put_post(cloud: Cloud, article_id: str, total: int, unique: int) -> None:
+    cloud.ddb.put_item(
+        TableName=cloud.table(POST_COUNT_READER),
+        Item={
+            "articleId": {"S": article_id},
+            "articleTitle": {"S": article_id.title()},
+            "totalViews": {"N": str(total)},
+            "uniqueViews": {"N": str(unique)},
+        },
+    )
+
+
+def snapshot(cloud: Cloud) -> dict[str, list[dict[str, Any]]]:
+    return {t.name: sorted(map(str, cloud.items(t.name))) for t in WIRING.tables}  # type: ignore[misc]
+
+
+def test_stats_listed_articles_in_order_unknown_as_zero(cloud: Cloud) -> None:
+    put_post(cloud, "a", 5, 3)
+    reply = ask({"message": "stats", "articleIds": ["missing", "a"]})
+    assert reply["articles"] == [
+        {"articleId": "missing", "articleTitle": "", "totalViews": 0, "uniqueViews": 0},
+        {"articleId": "a", "articleTitle": "A", "totalViews": 5, "uniqueViews": 3},
+    ]
+
+
+def test_stats_without_ids_top_posts_by_total_and_every_page(cloud: Cloud) -> None:
+    for i in range(12):
+        put_post(cloud, f"post-{i:02}", total=i, unique=i)
+    for page in ("Home_Page", "About_Page"):
+        cloud.ddb.put_item(
+            TableName=cloud.table(HOME_AND_PROFILE),
+            Item={"pageName": {"S": page}, "totalViews": {"N": "4"}, "uniqueViews": {"N": "2"}},
+        )
+    reply = ask({"message": "stats"})
+    assert [a["articleId"] for a in reply["articles"]] == [f"post-{i:02}" for i in range(11, 1, -1)]
+    assert [p["page"] for p in reply["pages"]] == ["About_Page", "Home_Page"]
+
+
+def test_stats_never_writes(cloud: Cloud) -> None:
+    put_post(cloud, "a", 1, 1)
+    before = snapshot(cloud)
+    ask({"message": "stats", "articleIds": ["a", "b"]})
+    ask({"message": "stats"})
+    assert snapshot(cloud) == before
+
+
+def test_stats_more_than_100_ids_refused(cloud: Cloud) -> None:
+    reply = ask({"message": "stats", "articleIds": [f"p{i}" for i in range(101)]})
+    assert reply == {"message": "error", "error": "invalid_event", "detail": "articleIds: at most 100 items"}
+
+
+def test_stats_bad_id_named(cloud: Cloud) -> None:
+    reply = ask({"message": "stats", "articleIds": ["ok", "not ok"]})
+    assert reply["error"] == "invalid_event" and reply["detail"].startswith("articleIds.1:")
+
+
+def test_stats_dependency_failure_is_unavailable(cloud: Cloud) -> None:
+    fail(aws.client("dynamodb"), "Scan", "InternalServerError", status=500)
+    assert ask({"message": "stats"})["error"] == "unavailable"

@@ -1,0 +1,165 @@
+"""views: validate -> classify -> read counts -> publish -> reply."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import Cloud, ws_message
+from faults import fail
+
+from handlers import aws, views
+from handlers.schema import ViewEvent
+from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER
+
+POST = {
+    "message": "views",
+    "articleId": "hello-world",
+    "articleTitle": "Hello World",
+    "currentPage": "/posts/hello-world",
+}
+
+
+def send(body: str | dict[str, Any], message_id: str = "msg-1") -> dict[str, Any]:
+    return json.loads(views.handler(ws_message(body, message_id=message_id), None)["body"])
+
+
+def published(cloud: Cloud, queue: str) -> list[dict[str, Any]]:
+    return [json.loads(m["Body"]) for m in cloud.receive(queue)]
+
+
+def test_views_post_replies_with_stored_counts(cloud: Cloud) -> None:
+    cloud.ddb.put_item(
+        TableName=cloud.table(POST_COUNT_READER),
+        Item={
+            "articleId": {"S": "hello-world"},
+            "articleTitle": {"S": "Hello World"},
+            "totalViews": {"N": "12"},
+            "uniqueViews": {"N": "9"},
+        },
+    )
+    assert send(POST) == {
+        "message": "views",
+        "status": "ok",
+        "articleId": "hello-world",
+        "articleTitle": "Hello World",
+        "totalViews": 12,
+        "uniqueViews": 9,
+    }
+
+
+def test_views_unknown_post_replies_zero_with_its_title(cloud: Cloud) -> None:
+    reply = send(POST)
+    assert (reply["totalViews"], reply["uniqueViews"], reply["articleTitle"]) == (0, 0, "Hello World")
+
+
+def test_views_post_published_to_post_queue_only(cloud: Cloud) -> None:
+    send(POST, message_id="IjBa9fNxIAMCJYw=")
+    events = published(cloud, "post_view")
+    assert [ViewEvent.model_validate(e).eventId for e in events] == ["IjBa9fNxIAMCJYw="]
+    assert events[0]["unique"] is True and events[0]["articleTitle"] == "Hello World"
+    assert published(cloud, "homepage_view") == [] and published(cloud, "profile_view") == []
+
+
+def test_views_event_id_is_the_servers_not_the_clients(cloud: Cloud) -> None:
+    reply = send({**POST, "eventId": "chosen-by-client"})
+    assert reply["error"] == "invalid_event" and published(cloud, "post_view") == []
+
+
+def test_views_home_page_classified_and_replied(cloud: Cloud) -> None:
+    cloud.ddb.put_item(
+        TableName=cloud.table(HOME_AND_PROFILE),
+        Item={"pageName": {"S": "Home_Page"}, "totalViews": {"N": "40"}, "uniqueViews": {"N": "31"}},
+    )
+    reply = send({"message": "views", "currentPage": "/"})
+    assert reply == {"message": "views", "status": "ok", "page": "Home_Page", "totalViews": 40, "uniqueViews": 31}
+    assert [e["page"] for e in published(cloud, "homepage_view")] == ["Home_Page"]
+
+
+@pytest.mark.parametrize(
+    ("path", "page"),
+    [("/pages/about", "About_Page"), ("/pages/about/team?x=1", "About_Page"), ("/pages/contacts/", "Contact_Page")],
+)
+def test_views_profile_pages_go_to_profile_queue(cloud: Cloud, path: str, page: str) -> None:
+    assert send({"message": "views", "currentPage": path})["page"] == page
+    assert [e["eventType"] for e in published(cloud, "profile_view")] == ["profile_view"]
+
+
+def test_views_missing_current_page_is_the_home_page(cloud: Cloud) -> None:
+    assert send({"message": "views"})["page"] == "Home_Page"
+
+
+def test_views_unknown_page_refused_and_not_published(cloud: Cloud) -> None:
+    reply = send({"message": "views", "currentPage": "/pages/aboutness"})
+    assert reply["error"] == "unknown_page"
+    assert all(published(cloud, q) == [] for q in cloud.queue_urls)
+
+
+def test_views_refreshed_counts_as_not_unique(cloud: Cloud) -> None:
+    send({**POST, "refreshed": True})
+    assert published(cloud, "post_view")[0]["unique"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "detail"),
+    [
+        ("articleId", "a" * 129, "articleId: at most 128 characters"),
+        ("articleId", "héllo", "articleId: only letters, digits and . _ ~ : / - are allowed"),
+        ("articleTitle", "t" * 301, "articleTitle: at most 300 characters"),
+        ("articleTitle", "bad\u0007title", "articleTitle: contains a control character"),
+        ("currentPage", "/" + "p" * 2048, "currentPage: at most 2048 characters"),
+        ("referrer", "https://x.example/\ud800", "referrer: contains a lone surrogate"),
+        ("refreshed", "yes", "refreshed: must be true or false"),
+        ("articleID", "typo", "articleID: unknown field"),
+    ],
+)
+def test_views_invalid_field_named_in_error_and_nothing_published(
+    cloud: Cloud, field: str, value: Any, detail: str
+) -> None:
+    reply = send({**POST, field: value})
+    assert reply == {"message": "error", "error": "invalid_event", "detail": detail}
+    assert published(cloud, "post_view") == []
+
+
+def test_views_invalid_json_and_too_large(cloud: Cloud) -> None:
+    assert send("{nope")["error"] == "invalid_json"
+    assert send('{"message":"views","articleTitle":"' + "x" * 40_000 + '"}')["error"] == "too_large"
+
+
+def test_views_non_http_referrer_is_invalid(cloud: Cloud) -> None:
+    reply = send({**POST, "referrer": "javascript:alert(1)"})
+    assert reply["error"] == "invalid_event" and reply["detail"].startswith("referrer:")
+
+
+def test_views_external_referrer_reduced_and_flagged(cloud: Cloud) -> None:
+    send({**POST, "referrer": "https://me:pw@News.YCombinator.com/item?id=1#c"})
+    assert [e["referrer"] for e in published(cloud, "referrer")] == ["https://news.ycombinator.com/item"]
+    assert published(cloud, "post_view")[0]["referrer"] == "https://news.ycombinator.com/item"
+
+
+def test_views_own_origin_referrer_not_counted(cloud: Cloud) -> None:
+    send({**POST, "referrer": "https://blog.example.com/"})
+    assert published(cloud, "referrer") == []
+    assert "referrer" not in published(cloud, "post_view")[0]
+
+
+def test_views_publish_failure_answers_unavailable(cloud: Cloud) -> None:
+    fail(aws.client("sns"), "Publish", "InternalError", status=500)
+    assert send(POST)["error"] == "unavailable"
+
+
+def test_views_read_failure_answers_unavailable_and_publishes_nothing(cloud: Cloud) -> None:
+    fail(aws.client("dynamodb"), "GetItem", "ProvisionedThroughputExceededException")
+    assert send(POST)["error"] == "unavailable"
+    assert published(cloud, "post_view") == []
+
+
+def test_views_log_lines_carry_nothing_personal(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    fail(aws.client("sns"), "Publish", "InternalError", status=500)
+    views.handler(ws_message({**POST, "articleTitle": "line\u2028break"}), None)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines and all(json.loads(line)["event"] for line in lines)
+    for secret in ("203.0.113.77", "IjBZ4cx5IAMCJYw=", "Mozilla"):
+        assert secret not in out

@@ -1,0 +1,51 @@
+"""The wiring table is consistent: everything it names exists."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from handlers.wiring import EVENT_TYPE_ATTRIBUTE, EVENT_TYPES, WIRING
+
+FUNCTIONS = {f.name for f in WIRING.functions}
+TABLES = {t.name for t in WIRING.tables}
+
+
+@pytest.mark.parametrize("spec", WIRING.functions, ids=lambda f: f.name)
+def test_wiring_every_function_module_has_a_handler(spec: object) -> None:
+    module = importlib.import_module(spec.module)  # type: ignore[attr-defined]
+    assert callable(getattr(module, "handler", None))
+
+
+def test_wiring_routes_queues_and_streams_name_known_functions() -> None:
+    named = (
+        {r.function for r in WIRING.routes} | {q.function for q in WIRING.queues} | {s.function for s in WIRING.streams}
+    )
+    assert named <= FUNCTIONS
+
+
+def test_wiring_every_function_is_used_once_as_a_consumer_or_route() -> None:
+    consumers = [q.function for q in WIRING.queues] + [s.function for s in WIRING.streams]
+    assert len(consumers) == len(set(consumers))
+    assert {r.function for r in WIRING.routes} | set(consumers) == FUNCTIONS
+
+
+def test_wiring_grants_name_known_tables_and_streams_have_one() -> None:
+    assert {g.table for f in WIRING.functions for g in f.tables} <= TABLES
+    assert all(WIRING.table(s.table).stream for s in WIRING.streams)
+
+
+def test_wiring_every_event_type_has_exactly_one_queue() -> None:
+    filtered = [v for q in WIRING.queues for v in q.filter_policy.get(EVENT_TYPE_ATTRIBUTE, [])]
+    assert sorted(filtered) == sorted(EVENT_TYPES)
+
+
+def test_wiring_routes_are_the_contracts() -> None:
+    assert {r.route_key for r in WIRING.routes} == {"$connect", "$disconnect", "$default", "views", "stats"}
+    assert WIRING.route_selection_expression == "$request.body.message"
+
+
+def test_wiring_grants_name_no_wildcards() -> None:
+    actions = [a for f in WIRING.functions for g in f.tables for a in g.actions]
+    assert actions and all(a.startswith("dynamodb:") and "*" not in a for a in actions)
