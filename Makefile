@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser dev test lint format bench clean
+.PHONY: install browser dev test reliability lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ dev: install
 
 test: install browser
 	$(PY) -m pytest -q
+
+# The full reliability suite (fuzzing, faults, load, privacy); `make test` runs a shorter profile.
+reliability: install
+	RELIABILITY_PROFILE=full $(PY) -m pytest -q -s tests/reliability
 
 lint: install
 	$(PY) -m ruff check .
