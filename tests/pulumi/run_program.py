@@ -60,9 +60,7 @@ def computed_state(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
         state["arn"] = _arn("sns", physical)
     elif typ == "aws:lambda/function:Function":
         state["arn"] = _arn("lambda", f"function:{physical}")
-        state["invokeArn"] = (
-            f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
-        )
+        state["invokeArn"] = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
     elif typ == "aws:lambda/layerVersion:LayerVersion":
         state["arn"] = _arn("lambda", f"layer:{inputs.get('layerName')}:1")
     elif typ == "aws:iam/role:Role":
@@ -103,7 +101,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.registrations: list[dict[str, Any]] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         self.registrations.append(
             {
                 "type": request.type,
@@ -118,11 +116,27 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResource(request)
 
 
+def _archive_names(archive: pulumi.Archive, prefix: str = "") -> list[str]:
+    if isinstance(archive, pulumi.AssetArchive):
+        names = []
+        for name, item in archive.assets.items():
+            if isinstance(item, pulumi.Archive):
+                names += _archive_names(item, f"{prefix}{name}/")
+            else:
+                names.append(f"{prefix}{name}")
+        return names
+    if isinstance(archive, pulumi.FileArchive):
+        root = Path(archive.path)
+        return [prefix + p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    return []
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, pulumi.Asset | pulumi.Archive):
         kind = type(value).__name__
         path = getattr(value, "path", None)
-        return {"__asset__": kind, "path": path, "digest": packaging.archive_digest(value)}
+        files = sorted(_archive_names(value)) if isinstance(value, pulumi.Archive) else None
+        return {"__asset__": kind, "path": path, "digest": packaging.archive_digest(value), "files": files}
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,0 +1,66 @@
+"""Fixtures for the Pulumi program's tests: the program run under mocks, once per stack.
+
+Each stack runs in its own process (tests/pulumi/run_program.py) because the Pulumi
+runtime keeps its settings, config and root stack in process-global state.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from stack_graph import ProgramFailed, RunStack, StackGraph  # noqa: E402
+
+@pytest.fixture(scope="session")
+def run_stack(tmp_path_factory: pytest.TempPathFactory) -> RunStack:
+    """Run the program for a stack and config file; returns its resource graph."""
+    build_root = tmp_path_factory.mktemp("layer-cache")
+
+    def run(stack: str, config: Path | None = None) -> StackGraph:
+        out = tmp_path_factory.mktemp(f"graph-{stack}") / "graph.json"
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "run_program.py"),
+                "--stack",
+                stack,
+                "--config",
+                str(config or ROOT / f"Pulumi.{stack}.yaml"),
+                "--out",
+                str(out),
+                "--build-root",
+                str(build_root),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise ProgramFailed(result.stderr)
+        return StackGraph.load(out)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def stage(run_stack: RunStack) -> StackGraph:
+    return run_stack("stage")
+
+
+@pytest.fixture(scope="session")
+def prod(run_stack: RunStack) -> StackGraph:
+    return run_stack("prod")
+
+
+@pytest.fixture(scope="session", params=["stage", "prod"])
+def stack(request: pytest.FixtureRequest, run_stack: RunStack) -> StackGraph:
+    """Each deployable stack in turn, for rules that hold in both."""
+    return request.getfixturevalue(request.param)
