@@ -1,0 +1,146 @@
+"""`python -m local`: the whole pipeline on one machine, with no AWS account.
+
+Order matters: the gateway's port is bound first (with --port 0 its number is only
+known then, and the allowed origins name it), the emulator and its resources come
+next, then the handlers' environment, and only then are the handler modules loaded
+(`Functions.load`), because they read their settings once, at import. Modules
+imported above read no environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from handlers import aws
+from handlers.wiring import WIRING, Wiring
+from local import emulator
+from local.functions import Functions, log
+from local.gateway import Gateway
+from local.pollers import QueuePoller, StreamPoller
+
+DEFAULT_PORT = 8787
+STOP_SECONDS = 3.0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local",
+        description="The blog analytics stack on one machine: AWS emulator, WebSocket gateway, demo blog.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface of the gateway (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="gateway port; 0 picks a free one")
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an Origin admitted by $connect besides the gateway's own (repeatable)",
+    )
+    parser.add_argument(
+        "--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one"
+    )
+    return parser.parse_args(argv)
+
+
+def own_origins(port: int) -> list[str]:
+    """The demo blog is served by the gateway itself, under either loopback name."""
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def ready_line(host: str, port: int, endpoint: str, stack: str) -> str:
+    return f"ready ws=ws://{host}:{port} aws={endpoint} stack={stack}"
+
+
+def start_pollers(
+    wiring: Wiring, resources: emulator.Resources, functions: Functions
+) -> tuple[threading.Event, list[threading.Thread]]:
+    stop = threading.Event()
+    # One client per thread, all made here: creating boto3 clients is not thread-safe.
+    threads: list[threading.Thread] = [
+        QueuePoller(q, resources.queues[q.name], emulator.client("sqs", resources.endpoint), functions, stop)
+        for q in wiring.queues
+    ]
+    threads += [
+        StreamPoller(
+            s,
+            resources.streams[s.table],
+            emulator.client("dynamodbstreams", resources.endpoint),
+            functions,
+            stop,
+        )
+        for s in wiring.streams
+    ]
+    for thread in threads:
+        thread.start()
+    return stop, threads
+
+
+async def serve(functions: Functions, sock: socket.socket, ws_url: str, ready: str, out: TextIO) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = await Gateway(functions, ws_url).start(sock)
+    out.write(ready + "\n")
+    out.flush()
+    await stop.wait()
+    log("info", "stopping")
+    # Closing sends 1001 (going away) to every client, which runs their $disconnect.
+    server.close()
+    try:
+        await asyncio.wait_for(server.wait_closed(), STOP_SECONDS)
+    except TimeoutError:
+        log("warning", "connections_not_closed_in_time")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        log("error", "cannot_listen", host=args.host, port=args.port, error=exc.strerror or str(exc))
+        return 2
+    port = int(sock.getsockname()[1])
+    server, endpoint = emulator.start_server(args.aws_port)
+    try:
+        resources = emulator.create_resources(WIRING, endpoint)
+        env = emulator.handler_environment(
+            endpoint, resources.topic_arn, [*args.allowed_origin, *own_origins(port)]
+        )
+        emulator.apply_environment(env)
+        # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
+        # ready line, so a script can read it, and every log line goes to stderr.
+        out, sys.stdout = sys.stdout, sys.stderr
+        functions = Functions.load(WIRING)
+        _warm_handler_clients()
+        poll_stop, threads = start_pollers(WIRING, resources, functions)
+        try:
+            ws_url = f"ws://{args.host}:{port}"
+            asyncio.run(
+                serve(functions, sock, ws_url, ready_line(args.host, port, endpoint, emulator.STACK), out)
+            )
+        finally:
+            poll_stop.set()
+            for thread in threads:
+                thread.join(STOP_SECONDS)
+    finally:
+        server.stop()
+    log("info", "stopped")
+    return 0
+
+
+def _warm_handler_clients() -> None:
+    """Create the handlers' cached clients before any thread races to create them."""
+    for service in ("dynamodb", "sns"):
+        aws.client(service)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

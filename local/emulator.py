@@ -1,0 +1,157 @@
+"""The embedded AWS: moto in server mode, and the resources the wiring table names.
+
+Everything is created from `handlers.wiring.WIRING`, the table `components/` reads
+too, so the local stack cannot drift from what `pulumi up` builds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from handlers.wiring import (
+    ENV_ALLOWED_ORIGINS,
+    ENV_ENDPOINT_URL,
+    ENV_STACK,
+    ENV_TOPIC_ARN,
+    Wiring,
+    create_table_request,
+    physical_table_name,
+)
+
+STACK = "local"
+REGION = "us-east-1"
+# Locally a failed message comes back after 2 s rather than AWS's 6x the function
+# timeout, so a poison message reaches its DLQ in seconds, not minutes.
+VISIBILITY_TIMEOUT_SECONDS = 2
+
+# moto accepts any credentials; fixed fake ones keep a developer's real profile
+# (and its account) out of the local stack.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+
+
+@dataclass(frozen=True)
+class QueueResources:
+    name: str
+    url: str
+    arn: str
+    dlq_url: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    endpoint: str
+    topic_arn: str
+    queues: dict[str, QueueResources]
+    """By QueueSpec.name."""
+    streams: dict[str, str]
+    """Stream ARN by logical table name."""
+
+
+def topic_name(stack: str) -> str:
+    return f"{stack}-view-events"
+
+
+def queue_name(stack: str, name: str, dlq: bool = False) -> str:
+    return f"{stack}-{name}-dlq" if dlq else f"{stack}-{name}"
+
+
+def handler_environment(
+    endpoint: str, topic_arn: str, allowed_origins: list[str], stack: str = STACK
+) -> dict[str, str]:
+    """Pure: the environment the handlers read once at import (handlers/settings.py)."""
+    return {
+        **FAKE_CREDENTIALS,
+        "AWS_DEFAULT_REGION": REGION,
+        # Current boto3 derives an account-specific endpoint for DynamoDB and its
+        # streams unless told not to; moto serves only the plain one.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        ENV_STACK: stack,
+        ENV_ENDPOINT_URL: endpoint,
+        ENV_TOPIC_ARN: topic_arn,
+        ENV_ALLOWED_ORIGINS: json.dumps(list(dict.fromkeys(allowed_origins))),
+    }
+
+
+def apply_environment(env: Mapping[str, str], target: MutableMapping[str, str] = os.environ) -> None:
+    # A developer's AWS_PROFILE would make boto3 prefer a real profile's settings.
+    target.pop("AWS_PROFILE", None)
+    target.update(env)
+
+
+def start_server(port: int = 0) -> tuple[ThreadedMotoServer, str]:
+    """moto on 127.0.0.1 (never on all interfaces: it accepts any credentials)."""
+    # werkzeug logs every request (hundreds a minute with long polling) at INFO.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def create_resources(wiring: Wiring, endpoint: str, stack: str = STACK) -> Resources:
+    """Topic, queues with DLQs and filtered raw subscriptions, tables with streams and TTL."""
+    ddb, sns, sqs = (client(s, endpoint) for s in ("dynamodb", "sns", "sqs"))
+    streams: dict[str, str] = {}
+    for spec in wiring.tables:
+        table = physical_table_name(stack, spec.name)
+        created = ddb.create_table(**create_table_request(spec, stack))["TableDescription"]
+        if spec.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+        if spec.stream:
+            streams[spec.name] = str(created["LatestStreamArn"])
+
+    topic_arn = str(sns.create_topic(Name=topic_name(stack))["TopicArn"])
+    queues: dict[str, QueueResources] = {}
+    for queue in wiring.queues:
+        dlq_url = sqs.create_queue(QueueName=queue_name(stack, queue.name, dlq=True))["QueueUrl"]
+        redrive = {
+            "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+            "maxReceiveCount": str(queue.max_receive_count),
+        }
+        url = sqs.create_queue(
+            QueueName=queue_name(stack, queue.name),
+            Attributes={
+                "RedrivePolicy": json.dumps(redrive),
+                "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+            },
+        )["QueueUrl"]
+        arn = _queue_arn(sqs, url)
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"FilterPolicy": json.dumps(queue.filter_policy), "RawMessageDelivery": "true"},
+        )
+        queues[queue.name] = QueueResources(queue.name, url, arn, dlq_url)
+    return Resources(endpoint, topic_arn, queues, streams)

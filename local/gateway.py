@@ -1,0 +1,308 @@
+"""The local API Gateway: one port for the WebSocket API, @connections and the demo blog.
+
+It behaves as API Gateway's WebSocket API does: `$connect` decides the handshake
+(403 on refusal), frames are routed on `$request.body.message`, a replying route's
+body goes back as a text frame, messages over 128 KB close the connection with 1009,
+and `$disconnect` runs on close. Handlers are blocking, so each call runs in a
+worker thread: a slow handler never stalls the other connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import re
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from local import static
+from local.functions import Functions, HandlerFailed, log
+from local.routing import (
+    CONNECT_ROUTE,
+    DISCONNECT_ROUTE,
+    MAX_MESSAGE_BYTES,
+    Connection,
+    connect_event,
+    disconnect_event,
+    internal_error_reply,
+    message_event,
+    new_id,
+    reply_of,
+    route_keys,
+    select_route,
+    status_of,
+)
+
+# `/@connections/{id}`, optionally behind a stage prefix as on AWS (`/local/@connections/...`).
+_CONNECTIONS_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/([^/]+)$")
+_HOST_HEADER = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_MAX_HEAD_BYTES = 16 * 1024
+_CLOSE_TIMEOUT_SECONDS = 2
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---- request bodies ---------------------------------------------------------------
+# The websockets library parses only body-less requests (a handshake has none), but
+# boto3's PostToConnection sends its data as a POST body. The first request's body
+# is therefore lifted off before the library sees the head.
+
+
+def content_length(head: bytes) -> int | None:
+    """Pure: the Content-Length of a request head, None when absent or unreadable."""
+    match = re.search(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", head, re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+def lift_body(buffer: bytes) -> tuple[bytes, bytes] | None:
+    """Pure: (head with Content-Length 0 + what follows the body, body), or None for "wait".
+
+    A head without a body, or one too large to be ours, comes back unchanged so the
+    library answers it as it would.
+    """
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return (buffer, b"") if len(buffer) > _MAX_HEAD_BYTES else None
+    head, rest = buffer[: end + 4], buffer[end + 4 :]
+    length = content_length(head)
+    if not length or length > MAX_MESSAGE_BYTES:
+        return buffer, b""
+    if len(rest) < length:
+        return None
+    head = re.sub(rb"(\r\ncontent-length:)[ \t]*\d+", rb"\1 0", head, count=1, flags=re.IGNORECASE)
+    return head + rest[length:], rest[:length]
+
+
+class GatewayConnection(ServerConnection):
+    """A ServerConnection that keeps the first request's body and our connection record."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head: bytes | None = b""
+        self.request_body = b""
+        self.record: Connection | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._head is None:
+            super().data_received(data)
+            return
+        lifted = lift_body(self._head + data)
+        if lifted is None:
+            self._head += data
+            return
+        self._head = None
+        passed, self.request_body = lifted
+        super().data_received(passed)
+
+
+# ---- HTTP responses ---------------------------------------------------------------
+
+
+def http_response(
+    status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8"
+) -> Response:
+    headers = Headers()
+    headers["Date"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    headers["Connection"] = "close"
+    if body or status not in (204, 304):
+        headers["Content-Type"] = content_type
+        headers["Content-Length"] = str(len(body))
+    headers["Cache-Control"] = "no-store"
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def json_response(status: int, payload: Mapping[str, Any], error_type: str | None = None) -> Response:
+    response = http_response(status, json.dumps(payload).encode(), "application/json")
+    if error_type:
+        # botocore reads a REST-JSON error's code from this header.
+        response.headers["x-amzn-ErrorType"] = error_type
+    return response
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Peer:
+    ws: ServerConnection
+    record: Connection
+    last_active_ms: int = field(default_factory=now_ms)
+
+
+class Gateway:
+    def __init__(self, functions: Functions, ws_url: str, client_root: Path = static.CLIENT_DIR) -> None:
+        self.functions = functions
+        self.keys = route_keys(functions.wiring)
+        self.ws_url = ws_url
+        self.client_root = client_root
+        self.peers: dict[str, Peer] = {}
+        self._closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+
+    async def start(self, sock: socket.socket) -> Server:
+        return await serve(
+            self._session,
+            sock=sock,
+            process_request=self._process_request,
+            create_connection=GatewayConnection,
+            max_size=MAX_MESSAGE_BYTES,
+            # API Gateway negotiates no permessage-deflate; neither does the local one.
+            compression=None,
+            close_timeout=_CLOSE_TIMEOUT_SECONDS,
+            server_header=None,
+        )
+
+    async def _invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self.functions.invoke, function, event)
+
+    def _function(self, route_key: str) -> str | None:
+        route = self.functions.wiring.route(route_key)
+        return route.function if route else None
+
+    # ---- handshake and plain HTTP -----------------------------------------------------
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        managed = _CONNECTIONS_PATH.match(path)
+        if managed:
+            body = conn.request_body if isinstance(conn, GatewayConnection) else b""
+            return await self._manage(request.method, unquote(managed.group(1)), body)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            if path != "/":
+                return http_response(404, b"Not Found\n")
+            return await self._connect(conn, request)
+        if request.method not in ("GET", "HEAD"):
+            return http_response(405, b"Method Not Allowed\n")
+        found = static.load(request.path, self._page_ws_url(request), self.client_root)
+        if found is None:
+            return http_response(404, b"Not Found\n")
+        body = b"" if request.method == "HEAD" else found.body
+        return http_response(200, body, found.content_type)
+
+    def _page_ws_url(self, request: Request) -> str:
+        """The page's WebSocket URL on the host the browser used, so its Origin is ours."""
+        host = request.headers.get("Host", "")
+        return f"ws://{host}" if _HOST_HEADER.match(host) else self.ws_url
+
+    async def _connect(self, conn: ServerConnection, request: Request) -> Response | None:
+        remote = conn.remote_address
+        record = Connection(
+            connection_id=new_id(),
+            source_ip=str(remote[0]) if remote else "127.0.0.1",
+            domain_name=request.headers.get("Host", "localhost"),
+            connected_at_ms=now_ms(),
+            user_agent=request.headers.get("User-Agent", ""),
+            headers=tuple(request.headers.raw_items()),
+        )
+        function = self._function(CONNECT_ROUTE)
+        if function is not None:
+            try:
+                result = await self._invoke(function, connect_event(record, now_ms(), new_id()))
+            except HandlerFailed:
+                return http_response(500, b"Internal server error\n")
+            if not 200 <= status_of(result) < 300:
+                return http_response(403, b"Forbidden\n")
+        if isinstance(conn, GatewayConnection):
+            conn.record = record
+        return None
+
+    # ---- frames -------------------------------------------------------------------------
+
+    async def _session(self, ws: ServerConnection) -> None:
+        record = ws.record if isinstance(ws, GatewayConnection) else None
+        if record is None:
+            return
+        peer = Peer(ws, record)
+        self.peers[record.connection_id] = peer
+        try:
+            # One frame at a time per connection, so replies keep the frames' order.
+            async for frame in ws:
+                peer.last_active_ms = now_ms()
+                await self._route(peer, frame)
+        except ConnectionClosed:
+            pass  # a 1009 (too big) or a dropped client: $disconnect below either way
+        finally:
+            self.peers.pop(record.connection_id, None)
+            await self._disconnect(ws, record)
+
+    async def _route(self, peer: Peer, frame: str | bytes) -> None:
+        route_key = select_route(frame, self.keys)
+        route = self.functions.wiring.route(route_key)
+        request_id = new_id()
+        if route is None:
+            await peer.ws.send(json.dumps({"message": "Forbidden", "requestId": request_id}))
+            return
+        event = message_event(peer.record, route_key, frame, now_ms(), request_id, new_id())
+        try:
+            result = await self._invoke(route.function, event)
+        except HandlerFailed:
+            if route.replies:
+                await peer.ws.send(internal_error_reply(peer.record, request_id))
+            return
+        reply = reply_of(result)
+        if route.replies and reply is not None:
+            await peer.ws.send(reply)
+
+    async def _disconnect(self, ws: ServerConnection, record: Connection) -> None:
+        function = self._function(DISCONNECT_ROUTE)
+        if function is None:
+            return
+        code = ws.close_code
+        reason = ws.close_reason or ""
+        # A failure is logged; API Gateway ignores $disconnect's outcome too.
+        with contextlib.suppress(HandlerFailed):
+            await self._invoke(function, disconnect_event(record, now_ms(), new_id(), code, reason))
+
+    # ---- @connections -----------------------------------------------------------------
+
+    async def _manage(self, method: str, connection_id: str, body: bytes) -> Response:
+        peer = self.peers.get(connection_id)
+        if peer is None:
+            return json_response(410, {"message": None}, "GoneException")
+        if method == "POST":
+            try:
+                await peer.ws.send(_frame(body))
+            except ConnectionClosed:
+                return json_response(410, {"message": None}, "GoneException")
+            return http_response(200)
+        if method == "GET":
+            record = peer.record
+            return json_response(
+                200,
+                {
+                    "connectedAt": _iso(record.connected_at_ms),
+                    "identity": {"sourceIp": record.source_ip, "userAgent": record.user_agent},
+                    "lastActiveAt": _iso(peer.last_active_ms),
+                },
+            )
+        if method == "DELETE":
+            # Closing waits for the client's close frame; the caller should not.
+            task = asyncio.get_running_loop().create_task(peer.ws.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+            return http_response(204)
+        log("warning", "connections_method_refused", method=method[:16])
+        return http_response(405, b"Method Not Allowed\n")
+
+
+def _frame(data: bytes) -> str | bytes:
+    """API Gateway sends posted data as a text frame when it is UTF-8 text."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data

@@ -1,0 +1,174 @@
+"""Lambda's event source mappings, locally: threads that drain queues and streams.
+
+A queue poller long-polls with the QueueSpec's batch size and batching window,
+deletes what the consumer accepted and leaves what it reported as failed, so moto's
+redrive moves a poison message to the DLQ after maxReceiveCount deliveries.
+A stream poller reads each shard in order and on a failure retries from the failed
+record, a bounded number of times, then skips it (Lambda's retry limit).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.wiring import QueueSpec, StreamSpec
+from local.emulator import REGION, QueueResources
+from local.functions import Functions, HandlerFailed, log
+from local.records import failed_items, sequence_number, sqs_event, stream_event
+
+# Long polls are short so that a stop request is honoured within about a second.
+POLL_SECONDS = 1
+SQS_MAX_MESSAGES = 10  # ReceiveMessage's own limit per call
+IDLE_SECONDS = 0.2
+SHARD_REFRESH_SECONDS = 5.0
+
+
+class QueuePoller(threading.Thread):
+    def __init__(
+        self, spec: QueueSpec, queue: QueueResources, sqs: Any, functions: Functions, stop: threading.Event
+    ) -> None:
+        super().__init__(name=f"sqs-{spec.name}", daemon=True)
+        self.spec, self.queue, self.sqs, self.functions, self.stop = spec, queue, sqs, functions, stop
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                messages = self._collect()
+                if messages:
+                    self._deliver(messages)
+            except (ClientError, BotoCoreError) as exc:
+                if self.stop.is_set():
+                    return  # the emulator is shutting down under us
+                log("error", "queue_poll_failed", queue=self.spec.name, error=type(exc).__name__)
+                self.stop.wait(POLL_SECONDS)
+
+    def _receive(self, limit: int, wait_seconds: int) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue.url,
+            MaxNumberOfMessages=min(SQS_MAX_MESSAGES, limit),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages", []))
+
+    def _collect(self) -> list[dict[str, Any]]:
+        """One batch: up to batch_size messages, gathered for at most the batching window."""
+        batch = self._receive(self.spec.batch_size, POLL_SECONDS)
+        if not batch:
+            return batch
+        deadline = time.monotonic() + self.spec.max_batching_window_seconds
+        while len(batch) < self.spec.batch_size and time.monotonic() < deadline and not self.stop.is_set():
+            more = self._receive(self.spec.batch_size - len(batch), 0)
+            batch += more
+            if not more:
+                self.stop.wait(IDLE_SECONDS)
+        return batch
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        ids = [str(m["MessageId"]) for m in messages]
+        try:
+            result = self.functions.invoke(self.spec.function, sqs_event(messages, self.queue.arn, REGION))
+            failed = failed_items(result, ids)
+            if failed is None:
+                log("error", "bad_batch_response", function=self.spec.function)
+                failed = ids
+        except HandlerFailed:
+            failed = ids
+        if failed:
+            # Left in the queue: visible again after the visibility timeout, then redriven.
+            log("warning", "batch_items_failed", queue=self.spec.name, failed=len(failed), batch=len(ids))
+        done = [m for m in messages if m["MessageId"] not in set(failed)]
+        for start in range(0, len(done), SQS_MAX_MESSAGES):
+            chunk = done[start : start + SQS_MAX_MESSAGES]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+
+
+class _Shard:
+    def __init__(self, iterator: str | None) -> None:
+        self.iterator = iterator
+        self.pending: list[dict[str, Any]] = []
+        self.attempts = 0
+
+
+class StreamPoller(threading.Thread):
+    def __init__(
+        self, spec: StreamSpec, stream_arn: str, streams: Any, functions: Functions, stop: threading.Event
+    ) -> None:
+        super().__init__(name=f"stream-{spec.table}", daemon=True)
+        self.spec, self.stream_arn, self.streams = spec, stream_arn, streams
+        self.functions, self.stop = functions, stop
+        self.shards: dict[str, _Shard] = {}
+        self._refreshed = 0.0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self._refresh_shards()
+                busy = False
+                for shard_id, shard in list(self.shards.items()):
+                    busy |= self._step(shard_id, shard)
+                if not busy:
+                    self.stop.wait(IDLE_SECONDS)
+            except (ClientError, BotoCoreError) as exc:
+                if self.stop.is_set():
+                    return
+                log("error", "stream_poll_failed", table=self.spec.table, error=type(exc).__name__)
+                self.stop.wait(POLL_SECONDS)
+
+    def _refresh_shards(self) -> None:
+        if time.monotonic() - self._refreshed < SHARD_REFRESH_SECONDS:
+            return
+        self._refreshed = time.monotonic()
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            shard_id = shard["ShardId"]
+            if shard_id not in self.shards:
+                iterator = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+                self.shards[shard_id] = _Shard(iterator)
+
+    def _step(self, shard_id: str, shard: _Shard) -> bool:
+        """Read (if nothing is pending) and deliver one batch; True when there was work."""
+        if not shard.pending and shard.iterator is not None:
+            response = self.streams.get_records(ShardIterator=shard.iterator, Limit=self.spec.batch_size)
+            shard.pending = list(response.get("Records", []))
+            shard.iterator = response.get("NextShardIterator")
+        if not shard.pending:
+            if shard.iterator is None:
+                del self.shards[shard_id]  # a closed shard, fully read
+            return False
+        self._deliver(shard, shard.pending[: self.spec.batch_size])
+        return True
+
+    def _deliver(self, shard: _Shard, records: list[dict[str, Any]]) -> None:
+        ids = [sequence_number(r) for r in records]
+        try:
+            result = self.functions.invoke(self.spec.function, stream_event(records, self.stream_arn, REGION))
+            failed = failed_items(result, ids)
+            if failed is None:
+                log("error", "bad_batch_response", function=self.spec.function)
+                failed = ids
+        except HandlerFailed:
+            failed = ids
+        if not failed:
+            shard.pending = shard.pending[len(records) :]
+            shard.attempts = 0
+            return
+        # Records before the first failure are done; retry from the failed one, in order.
+        shard.pending = shard.pending[ids.index(failed[0]) :]
+        shard.attempts += 1
+        if shard.attempts > self.spec.maximum_retry_attempts:
+            log("error", "stream_record_skipped", table=self.spec.table, sequenceNumber=failed[0])
+            shard.pending = shard.pending[1:]
+            shard.attempts = 0
+            return
+        self.stop.wait(min(0.1 * 2**shard.attempts, 2.0))
