@@ -11,7 +11,7 @@ from handlers.api import ClientMistake, WebSocketResponse, parse_message, parse_
 from handlers.log import log
 from handlers.schema import ErrorReply, StatsMessage, StatsReply
 from handlers.settings import Settings, load_settings
-from handlers.store import batch_get_posts, scan_pages, scan_posts, top_posts
+from handlers.store import Unprocessed, batch_get_posts, scan_pages, scan_posts, top_posts
 from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER
 
 
@@ -31,6 +31,6 @@ def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
         return respond(mistake.reply)
     try:
         return respond(read_stats(aws.client("dynamodb"), load_settings(), message))
-    except (ClientError, BotoCoreError, RuntimeError) as exc:
+    except (ClientError, BotoCoreError, Unprocessed) as exc:
         log("error", "stats_unavailable", error=type(exc).__name__)
         return respond(ErrorReply(error="unavailable", detail="try again shortly"))

@@ -16,6 +16,10 @@ MAX_BATCH_GET = 100
 TOP_POSTS = 10
 
 
+class Unprocessed(RuntimeError):
+    """DynamoDB kept returning some keys unprocessed (sustained throttling)."""
+
+
 def number(item: Item, name: str) -> int:
     value = item.get(name, {}).get("N")
     return int(value) if value is not None else 0
@@ -61,7 +65,7 @@ def batch_get_posts(ddb: Any, table: str, article_ids: Iterable[str]) -> list[Po
             found[text(item, "articleId")] = item
         pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
     if pending:
-        raise RuntimeError("batch_get_item left keys unprocessed")
+        raise Unprocessed(f"{len(pending)} keys left unprocessed")
     return [post_counts(found.get(a, {}), a) for a in wanted]
 
 

@@ -75,3 +75,16 @@ def test_stats_bad_id_named(cloud: Cloud) -> None:
 def test_stats_dependency_failure_is_unavailable(cloud: Cloud) -> None:
     fail(aws.client("dynamodb"), "Scan", "InternalServerError", status=500)
     assert ask({"message": "stats"})["error"] == "unavailable"
+
+
+def test_stats_unprocessed_keys_retried_then_unavailable(cloud: Cloud) -> None:
+    put_post(cloud, "a", 2, 1)
+    calls: list[int] = []
+
+    def keep_unprocessed(parsed: dict[str, Any], **_: Any) -> None:
+        calls.append(1)  # DynamoDB under throttling: the key comes back unprocessed
+        parsed["UnprocessedKeys"] = {cloud.table(POST_COUNT_READER): {"Keys": [{"articleId": {"S": "a"}}]}}
+
+    aws.client("dynamodb").meta.events.register("after-call.dynamodb.BatchGetItem", keep_unprocessed)
+    assert ask({"message": "stats", "articleIds": ["a"]})["error"] == "unavailable"
+    assert len(calls) == 5
