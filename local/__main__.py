@@ -92,6 +92,11 @@ async def serve(functions: Functions, sock: socket.socket, ws_url: str, ready: s
     out.flush()
     await stop.wait()
     log("info", "stopping")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # A second signal (`timeout` signals its whole process group, an impatient
+        # Ctrl-C) must not kill the bounded cleanup below half-way.
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)
     # Closing sends 1001 (going away) to every client, which runs their $disconnect.
     server.close()
     try:

@@ -1,0 +1,157 @@
+"""Helpers for the local-stack tests: the stack as a subprocess, the gateway in-process.
+
+`LocalStack` runs `python -m local --port 0` exactly as a developer does and reads
+its ready line; `RunningGateway` runs only the gateway, on its own event loop
+thread, with fake handlers, for what a real handler cannot be made to do (fail,
+reveal its connectionId).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from handlers.wiring import WIRING
+from local.functions import Functions, Handler
+from local.gateway import Gateway
+from local.static import CLIENT_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+READY = re.compile(r"^ready ws=(ws://\S+) aws=(http://\S+) stack=(\S+)$")
+START_SECONDS = 30.0
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Polls until condition returns something truthy; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"mode": "standard", "max_attempts": 2}),
+    )
+
+
+@dataclass
+class LocalStack:
+    """`python -m local --port 0` in a subprocess; stderr kept in a file for failure messages."""
+
+    process: subprocess.Popen[str]
+    ws_url: str
+    aws_url: str
+    stack: str
+    ready_line: str
+    stderr_path: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.ws_url.rsplit(":", 1)[1])
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    @classmethod
+    def start(cls, *args: str) -> LocalStack:
+        stderr_file = tempfile.NamedTemporaryFile("w", prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local", "--port", "0", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+        )
+        stderr_path = Path(stderr_file.name)
+        stderr_file.close()
+        line = _read_line(process, START_SECONDS)
+        match = READY.match(line.rstrip("\n"))
+        if not match:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"no ready line: {line!r}\n{stderr_path.read_text()}")
+        return cls(process, match[1], match[2], match[3], line.rstrip("\n"), stderr_path)
+
+    def terminate(self, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def client(self, service: str) -> Any:
+        return aws_client(service, self.aws_url)
+
+
+def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first stdout line, without blocking past the timeout."""
+    assert process.stdout is not None
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else ""
+
+
+class RunningGateway:
+    """The gateway alone on a free port, with the given fake handlers (by function name)."""
+
+    def __init__(self, handlers: dict[str, Handler], client_root: Path | None = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(sock.getsockname()[1])
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.client_root = client_root or CLIENT_DIR
+        self.gateway = Gateway(Functions(WIRING, handlers), self.ws_url, self.client_root)
+        self.server = asyncio.run_coroutine_threadsafe(self.gateway.start(sock), self.loop).result(5)
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
