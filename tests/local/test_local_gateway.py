@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from local_support import RunningGateway, aws_client, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from local.gateway import content_length, lift_body
 
-from local_support import RunningGateway, aws_client, wait_until
-
-ORIGIN = "http://blog.test"
+ORIGIN = Origin("http://blog.test")
 
 
 class Fakes:
@@ -131,7 +131,7 @@ def test_connect_runs_connect_with_request_headers(gateway: RunningGateway, fake
 
 def test_connect_refused_is_403(gateway: RunningGateway) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        connect(gateway.ws_url, origin="http://evil.test")
+        connect(gateway.ws_url, origin=Origin("http://evil.test"))
     assert refused.value.response.status_code == 403
 
 
