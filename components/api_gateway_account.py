@@ -31,9 +31,7 @@ class ApiGatewayAccount(pulumi.ComponentResource):
 
     role_arn: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ApiGatewayAccountArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ApiGatewayAccountArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:ApiGatewayAccount", name, None, opts)
         role = aws.iam.Role(
             f"{name}-role",

@@ -87,8 +87,7 @@ Getter = Callable[[str], str | None]
 
 def _error(key: str, problem: str) -> ConfigError:
     return ConfigError(
-        f"{NAMESPACE}:{key}: {problem}. A valid example in Pulumi.<stack>.yaml:\n"
-        f"  {NAMESPACE}:{key}: {EXAMPLES[key]}"
+        f"{NAMESPACE}:{key}: {problem}. A valid example in Pulumi.<stack>.yaml:\n  {NAMESPACE}:{key}: {EXAMPLES[key]}"
     )
 
 

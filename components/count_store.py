@@ -43,8 +43,7 @@ class CountStore(pulumi.ComponentResource):
         self.table_names = pulumi.Output.all(**{k: t.name for k, t in self.tables.items()})
         self.table_arns = pulumi.Output.all(**{k: t.arn for k, t in self.tables.items()})
         failure_queues = {
-            f"{spec.table}-{spec.function}": self._create_stream_consumer(spec, args)
-            for spec in args.wiring.streams
+            f"{spec.table}-{spec.function}": self._create_stream_consumer(spec, args) for spec in args.wiring.streams
         }
         self.failure_queue_urls = pulumi.Output.all(**{k: q.url for k, q in failure_queues.items()})
         self.register_outputs(
@@ -111,9 +110,7 @@ class CountStore(pulumi.ComponentResource):
             maximum_record_age_in_seconds=spec.maximum_record_age_seconds,
             function_response_types=[REPORT_BATCH_ITEM_FAILURES],
             destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
-                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
-                    destination_arn=failures.arn
-                ),
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(destination_arn=failures.arn),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.role_policy]),
         )

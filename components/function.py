@@ -94,9 +94,7 @@ class HandlerFunction(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: HandlerFunctionArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: HandlerFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:HandlerFunction", name, None, opts)
         spec = args.spec
         physical_name = f"{args.runtime.prefix}-{spec.name}"
@@ -132,9 +130,7 @@ class HandlerFunction(pulumi.ComponentResource):
             role=role.arn,
             memory_size=spec.memory_mb,
             timeout=spec.timeout_seconds,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(spec, args.runtime)
-            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(spec, args.runtime)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, self.role_policy]),
         )
         self.function_name = function.name

@@ -32,9 +32,7 @@ class HandlerPackage(pulumi.ComponentResource):
 
     layer_arn: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: HandlerPackageArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: HandlerPackageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:HandlerPackage", name, None, opts)
         self.code = packaging.code_archive(args.handlers_dir)
         layer_dir = packaging.build_layer(

@@ -66,9 +66,7 @@ class ViewEventBus(pulumi.ComponentResource):
         self.topic_arn = topic.arn
         queues = {spec.name: self._create_queue(spec, topic) for spec in args.wiring.queues}
         for function_name in sorted({spec.function for spec in args.wiring.queues}):
-            self._create_consumer(
-                function_name, [q for q in args.wiring.queues if q.function == function_name], queues
-            )
+            self._create_consumer(function_name, [q for q in args.wiring.queues if q.function == function_name], queues)
         self.queue_urls = pulumi.Output.all(**{k: q.url for k, (q, _) in queues.items()})
         self.dead_letter_queue_urls = pulumi.Output.all(**{k: d.url for k, (_, d) in queues.items()})
         self.register_outputs(

@@ -68,9 +68,7 @@ class WebSocketGateway(pulumi.ComponentResource):
     stage_name: pulumi.Output[str]
     access_log_group_name: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: WebSocketGatewayArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: WebSocketGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:WebSocketGateway", name, None, opts)
         self._base = name
         self._args = args
@@ -88,13 +86,9 @@ class WebSocketGateway(pulumi.ComponentResource):
             f"{name}-deployment",
             api_id=api.id,
             description=f"{args.runtime.prefix} routes",
-            triggers={
-                "redeployment": pulumi.Output.all(*[r.fingerprint for r in routes]).apply(redeployment_hash)
-            },
+            triggers={"redeployment": pulumi.Output.all(*[r.fingerprint for r in routes]).apply(redeployment_hash)},
             # The API must hold every route and route response before it is snapshotted.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[r for route in routes for r in route.resources]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for route in routes for r in route.resources]),
         )
         stage = self._create_stage(api, deployment)
         self.api_id = api.id

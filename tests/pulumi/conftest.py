@@ -18,6 +18,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from stack_graph import ProgramFailed, RunStack, StackGraph  # noqa: E402
 
+
 @pytest.fixture(scope="session")
 def run_stack(tmp_path_factory: pytest.TempPathFactory) -> RunStack:
     """Run the program for a stack and config file; returns its resource graph."""
@@ -39,6 +40,7 @@ def run_stack(tmp_path_factory: pytest.TempPathFactory) -> RunStack:
                 str(build_root),
             ],
             cwd=ROOT,
+            check=False,
             capture_output=True,
             text=True,
             timeout=120,

@@ -1,0 +1,128 @@
+"""parse_config: the stack config as a typed object, or an error naming the key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from run_program import stack_config
+from stack_graph import ROOT
+
+from components.config import Batching, ConfigError, StackConfig, Throttling, parse_config
+from handlers.pages import PageRule
+
+VALID: dict[str, Any] = {
+    "allowedOrigins": ["https://blog.example.com"],
+    "throttling": {"burstLimit": 100, "rateLimit": 50},
+    "logRetentionDays": 30,
+}
+
+
+def _parse(**changes: Any) -> StackConfig:
+    """parse_config over VALID with keys changed (None removes one), as Pulumi passes them: JSON text."""
+    values = {**VALID, **changes}
+    raw = {k: json.dumps(v) for k, v in values.items() if v is not None}
+    return parse_config(raw.get)
+
+
+def _error(**changes: Any) -> str:
+    with pytest.raises(ConfigError) as failure:
+        _parse(**changes)
+    return str(failure.value)
+
+
+@pytest.mark.parametrize("stack", ["stage", "prod"])
+def test_config_stack_files_parse(stack: str) -> None:
+    values = stack_config(ROOT / f"Pulumi.{stack}.yaml")
+    config = parse_config(lambda key: values.get(f"blog-analytics:{key}"))
+    assert config.protect is (stack == "prod")
+
+
+def test_config_minimal_values_parse_with_defaults() -> None:
+    config = _parse()
+    assert config.allowed_origins == ("https://blog.example.com",)
+    assert config.throttling == Throttling(burst_limit=100, rate_limit=50.0)
+    assert config.log_retention_days == 30
+    assert config.batching == Batching()
+    assert config.page_rules is None
+    assert config.protect is False
+    assert config.create_api_gateway_account is False
+
+
+def test_config_missing_key_names_it_and_shows_an_example() -> None:
+    message = _error(allowedOrigins=None)
+    assert message.startswith("blog-analytics:allowedOrigins: required")
+    assert 'blog-analytics:allowedOrigins: ["https://blog.example.com"]' in message
+
+
+def test_config_plain_string_values_are_accepted_as_pulumi_stores_them() -> None:
+    raw = {k: json.dumps(v) for k, v in VALID.items()} | {"protect": "true", "logRetentionDays": "14"}
+    config = parse_config(raw.get)
+    assert config.protect is True
+    assert config.log_retention_days == 14
+
+
+def test_config_allowed_origins_must_be_a_non_empty_list() -> None:
+    assert "non-empty list" in _error(allowedOrigins=[])
+
+
+def test_config_allowed_origins_reject_plain_http() -> None:
+    assert "must use https://" in _error(allowedOrigins=["http://blog.example.com"])
+
+
+def test_config_allowed_origins_admit_http_localhost() -> None:
+    assert _parse(allowedOrigins=["http://localhost:8787"]).allowed_origins == ("http://localhost:8787",)
+
+
+def test_config_allowed_origins_reject_a_path() -> None:
+    assert "no path" in _error(allowedOrigins=["https://blog.example.com/posts"])
+
+
+def test_config_throttling_rejects_a_non_positive_burst() -> None:
+    message = _error(throttling={"burstLimit": 0, "rateLimit": 50})
+    assert message.startswith("blog-analytics:throttling: burstLimit")
+
+
+def test_config_throttling_rejects_a_missing_rate() -> None:
+    assert "rateLimit must be a positive number" in _error(throttling={"burstLimit": 10})
+
+
+def test_config_log_retention_must_be_a_cloudwatch_value() -> None:
+    assert _error(logRetentionDays=10).startswith("blog-analytics:logRetentionDays: must be one of")
+
+
+def test_config_batching_values_are_read() -> None:
+    batching = _parse(batching={"batchSize": 50, "batchingWindowSeconds": 5, "maximumConcurrency": 20}).batching
+    assert batching == Batching(batch_size=50, batching_window_seconds=5, maximum_concurrency=20)
+
+
+def test_config_batching_rejects_concurrency_below_two() -> None:
+    assert "maximumConcurrency must be an integer from 2 to 1000" in _error(batching={"maximumConcurrency": 1})
+
+
+def test_config_batching_rejects_a_batch_size_out_of_range() -> None:
+    assert "batchSize must be an integer from 1 to 10000" in _error(batching={"batchSize": 0})
+
+
+def test_config_batching_rejects_large_batches_without_a_window() -> None:
+    assert "needs batchingWindowSeconds" in _error(batching={"batchSize": 100, "batchingWindowSeconds": 0})
+
+
+def test_config_batching_rejects_unknown_fields() -> None:
+    assert "unknown field" in _error(batching={"batchsize": 10})
+
+
+def test_config_page_rules_are_parsed_with_the_handlers_parser() -> None:
+    rules = [{"path": "/", "match": "exact", "page": "Home_Page", "eventType": "homepage_view"}]
+    assert _parse(pageRules=rules).page_rules == (PageRule("/", "exact", "Home_Page", "homepage_view"),)
+
+
+def test_config_page_rules_errors_name_the_key() -> None:
+    message = _error(pageRules=[{"path": "no-slash", "match": "exact", "page": "X", "eventType": "homepage_view"}])
+    assert message.startswith("blog-analytics:pageRules:")
+    assert "path" in message
+
+
+def test_config_protect_must_be_a_boolean() -> None:
+    assert _error(protect="yes").startswith("blog-analytics:protect: must be true or false")

@@ -1,0 +1,124 @@
+"""Packaging: a code archive and a layer that hash the same for an unchanged tree."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components import packaging
+
+
+@pytest.fixture
+def handlers_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "handlers"
+    (root / "__pycache__").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "views.py").write_text("def handler(event, context): ...\n")
+    (root / "api.py").write_text("X = 1\n")
+    (root / "__pycache__" / "views.cpython-312.py").write_text("stale")
+    (root / "requirements.txt").write_text("pydantic==2.14.3\n")
+    return root
+
+
+@pytest.fixture
+def requirements(tmp_path: Path) -> Path:
+    path = tmp_path / "requirements.txt"
+    path.write_text("pydantic==2.14.3\n")
+    return path
+
+
+class FakePip:
+    """Records each pip call and writes one file where the packages would go."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args: Sequence[str]) -> None:
+        self.calls.append(list(args))
+        target = Path(args[list(args).index("--target") + 1])
+        (target / "pkg").mkdir(parents=True, exist_ok=True)
+        (target / "pkg" / "__init__.py").write_text("")
+
+
+def test_packaging_code_archive_holds_sorted_python_files_under_handlers(handlers_dir: Path) -> None:
+    archive = packaging.code_archive(handlers_dir)
+    inner = archive.assets["handlers"]
+    assert isinstance(inner, pulumi.AssetArchive)
+    assert list(inner.assets) == ["__init__.py", "api.py", "views.py"]
+
+
+def test_packaging_code_archive_digest_is_stable_across_builds(handlers_dir: Path) -> None:
+    first = packaging.archive_digest(packaging.code_archive(handlers_dir))
+    os.utime(handlers_dir / "views.py", (0, 0))  # a touched file is not a changed file
+    assert packaging.archive_digest(packaging.code_archive(handlers_dir)) == first
+
+
+def test_packaging_code_archive_digest_changes_with_the_code(handlers_dir: Path) -> None:
+    first = packaging.archive_digest(packaging.code_archive(handlers_dir))
+    (handlers_dir / "views.py").write_text("def handler(event, context): return 1\n")
+    assert packaging.archive_digest(packaging.code_archive(handlers_dir)) != first
+
+
+def test_packaging_pip_args_target_the_lambda_platform(requirements: Path, tmp_path: Path) -> None:
+    args = packaging.pip_install_args(requirements, tmp_path / "python")
+    joined = " ".join(args)
+    for flag in (
+        "--platform manylinux2014_aarch64",
+        "--implementation cp",
+        "--python-version 3.12",
+        "--only-binary=:all:",
+        "--no-compile",
+    ):
+        assert flag in joined
+    assert args[args.index("--target") + 1] == str(tmp_path / "python")
+    assert args[args.index("-r") + 1] == str(requirements)
+
+
+def test_packaging_layer_is_built_into_a_python_directory(requirements: Path, tmp_path: Path) -> None:
+    layer = packaging.build_layer(requirements, tmp_path / "cache", FakePip())
+    assert (layer / "python" / "pkg" / "__init__.py").is_file()
+
+
+def test_packaging_layer_is_reused_while_the_requirements_are_unchanged(requirements: Path, tmp_path: Path) -> None:
+    pip = FakePip()
+    first = packaging.build_layer(requirements, tmp_path / "cache", pip)
+    digest = packaging.archive_digest(pulumi.FileArchive(str(first)))
+    second = packaging.build_layer(requirements, tmp_path / "cache", pip)
+    assert second == first and len(pip.calls) == 1
+    assert packaging.archive_digest(pulumi.FileArchive(str(second))) == digest
+
+
+def test_packaging_layer_is_rebuilt_when_the_requirements_change(requirements: Path, tmp_path: Path) -> None:
+    pip = FakePip()
+    first = packaging.build_layer(requirements, tmp_path / "cache", pip)
+    requirements.write_text("pydantic==2.14.3\ntyping-extensions==4.15.0\n")
+    assert packaging.build_layer(requirements, tmp_path / "cache", pip) != first
+    assert len(pip.calls) == 2
+
+
+def test_packaging_failed_build_leaves_no_cache_entry(requirements: Path, tmp_path: Path) -> None:
+    def failing(args: Sequence[str]) -> None:
+        raise RuntimeError("pip failed")
+
+    with pytest.raises(RuntimeError):
+        packaging.build_layer(requirements, tmp_path / "cache", failing)
+    assert not (tmp_path / "cache" / packaging.layer_cache_key(requirements)).exists()
+
+
+def test_packaging_real_pip_builds_arm64_wheels_for_the_layer(tmp_path: Path) -> None:
+    """Really runs pip against PyPI once: the handlers' requirements resolve for Lambda's platform."""
+    requirements = packaging.ROOT / "handlers" / "requirements.txt"
+    try:
+        layer = packaging.build_layer(requirements, tmp_path / "cache")
+    except RuntimeError as exc:
+        if "Could not fetch" in str(exc) or "NewConnectionError" in str(exc):
+            pytest.skip(f"PyPI unreachable: {exc}")
+        raise
+    native = list((layer / "python").rglob("*.so"))
+    assert native, "pydantic-core ships a compiled module"
+    assert all("aarch64" in p.name for p in native), [p.name for p in native]
+    assert not list((layer / "python").rglob("*.pyc")), "--no-compile keeps the layer byte-identical"
