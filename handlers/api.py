@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, TypeVar
@@ -37,6 +38,7 @@ class ClientMistake(Exception):
 class WebSocketRequest:
     route_key: str
     message_id: str
+    received_at_ms: int
     body: str
     headers: Mapping[str, str]
     """Header names lower-cased: HTTP header names are case-insensitive."""
@@ -62,11 +64,19 @@ def _body(event: Mapping[str, Any]) -> str:
     return str(body)
 
 
+def _epoch_ms(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return int(time.time() * 1000)
+
+
 def parse_request(event: Mapping[str, Any]) -> WebSocketRequest:
     context = event.get("requestContext") or {}
     return WebSocketRequest(
         route_key=str(context.get("routeKey", "")),
         message_id=str(context.get("messageId") or context.get("requestId") or ""),
+        received_at_ms=_epoch_ms(context.get("requestTimeEpoch")),
         body=_body(event),
         headers=_headers(event),
     )

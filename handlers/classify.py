@@ -71,11 +71,14 @@ def classify(message: ViewMessage, rules: tuple[PageRule, ...]) -> Target:
     return Target(rule.event_type, page=rule.page)
 
 
-def view_event(message: ViewMessage, target: Target, event_id: str, referrer: str | None) -> ViewEvent:
+def view_event(
+    message: ViewMessage, target: Target, event_id: str, received_at_ms: int, referrer: str | None
+) -> ViewEvent:
     """The event to publish. A missing `refreshed` counts as a unique view."""
     return ViewEvent(
         eventId=event_id,
         eventType=target.event_type,
+        receivedAt=received_at_ms,
         unique=not message.refreshed,
         articleId=target.article_id,
         articleTitle=message.articleTitle if target.article_id is not None else None,

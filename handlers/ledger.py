@@ -102,11 +102,15 @@ def marker_id(purpose: str, event_id: str) -> str:
     return f"{purpose}#{event_id}"
 
 
-def marker_item(table: str, marker: str, now: float) -> dict[str, Any]:
+def marker_item(table: str, marker: str, received_at_ms: int) -> dict[str, Any]:
+    """The marker expires a fixed time after the view was received, so a repeated
+    transaction is byte-for-byte the same request (its ClientRequestToken must not
+    come back with different parameters)."""
+    expires_at = received_at_ms // 1000 + MARKER_TTL_SECONDS
     return {
         "Put": {
             "TableName": table,
-            "Item": {"markerId": {"S": marker}, "expiresAt": {"N": str(int(now) + MARKER_TTL_SECONDS)}},
+            "Item": {"markerId": {"S": marker}, "expiresAt": {"N": str(expires_at)}},
             "ConditionExpression": "attribute_not_exists(markerId)",
         }
     }
@@ -137,14 +141,15 @@ def commit(
     purpose: str,
     write: KeyWrite,
     recount: Callable[[list[Delivered]], KeyWrite],
-    now: Callable[[], float] = time.time,
 ) -> list[str]:
     """Apply one key's write exactly once; return the messageIds that failed."""
     pending = write
     conflicts = 0
     while pending.deliveries:
         markers = [marker_id(purpose, d.event.eventId) for d in pending.deliveries]
-        items = [update_item(tables.counts, pending)] + [marker_item(tables.markers, m, now()) for m in markers]
+        items = [update_item(tables.counts, pending)] + [
+            marker_item(tables.markers, m, d.event.receivedAt) for m, d in zip(markers, pending.deliveries, strict=True)
+        ]
         try:
             ddb.transact_write_items(TransactItems=items, ClientRequestToken=request_token(markers))
             return []

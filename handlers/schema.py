@@ -69,6 +69,8 @@ class ViewEvent(BaseModel):
     eventId: Annotated[StrictStr, Field(min_length=1, max_length=128)]
     """API Gateway's requestContext.messageId: unique per received message."""
     eventType: EventType
+    receivedAt: Annotated[int, Field(strict=True, ge=0)]
+    """When API Gateway received the view (requestContext.requestTimeEpoch, ms)."""
     unique: StrictBool
     articleId: ArticleId | None = None
     articleTitle: Title | None = None

@@ -20,7 +20,7 @@ from handlers.store import get_page, get_post
 from handlers.wiring import EVENT_TYPE_ATTRIBUTE, HAS_REFERRER_ATTRIBUTE, HOME_AND_PROFILE, POST_COUNT_READER
 
 
-def accept_view(body: str, event_id: str, settings: Settings) -> tuple[ViewEvent, str]:
+def accept_view(body: str, event_id: str, received_at_ms: int, settings: Settings) -> tuple[ViewEvent, str]:
     """Pure: the frame -> (event to publish, title for the reply), or ClientMistake."""
     message = parse_message(ViewMessage, body)
     try:
@@ -31,7 +31,7 @@ def accept_view(body: str, event_id: str, settings: Settings) -> tuple[ViewEvent
         referrer = external_referrer(message.referrer, settings.allowed_origins)
     except ReferrerError as exc:
         raise ClientMistake("invalid_event", f"referrer: {exc}") from None
-    return view_event(message, target, event_id, referrer), message.articleTitle or ""
+    return view_event(message, target, event_id, received_at_ms, referrer), message.articleTitle or ""
 
 
 def message_attributes(event: ViewEvent) -> dict[str, dict[str, str]]:
@@ -63,7 +63,7 @@ def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
     settings = load_settings()
     try:
         request = parse_request(event)
-        view, title = accept_view(request.body, request.message_id, settings)
+        view, title = accept_view(request.body, request.message_id, request.received_at_ms, settings)
     except ClientMistake as mistake:
         return respond(mistake.reply)
     try:

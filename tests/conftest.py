@@ -170,6 +170,7 @@ def view_event(event_id: str | None = None, **fields: Any) -> dict[str, Any]:
     event: dict[str, Any] = {
         "eventId": event_id or uuid.uuid4().hex,
         "eventType": "post_view",
+        "receivedAt": 1_795_824_000_123,
         "unique": True,
         "articleId": "hello-world",
         "articleTitle": "Hello World",

@@ -9,6 +9,7 @@ from conftest import Cloud, sqs_event, sqs_record, view_event
 from faults import fail, lose_response
 
 from handlers import aws, counter, referrers
+from handlers.ledger import MARKER_TTL_SECONDS
 from handlers.store import number
 from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER, REFERRER
 
@@ -135,7 +136,21 @@ def test_counter_more_than_99_views_of_one_key_split_into_transactions(cloud: Cl
 def test_counter_markers_expire(cloud: Cloud) -> None:
     counter.handler(sqs_event([sqs_record(view_event())]), None)
     [marker] = cloud.items(COUNTED_EVENTS)
-    assert marker["markerId"]["S"].startswith("views#") and int(marker["expiresAt"]["N"]) > 0
+    assert marker["markerId"]["S"].startswith("views#")
+    assert int(marker["expiresAt"]["N"]) == 1_795_824_000 + MARKER_TTL_SECONDS  # receivedAt + 15 days
+
+
+def test_counter_redelivered_batch_repeats_the_identical_transaction(cloud: Cloud) -> None:
+    """An idempotency token must never come back with other parameters (DynamoDB
+    would answer IdempotentParameterMismatch and the views would end in the DLQ)."""
+    sent: list[bytes] = []
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", lambda params, **_: sent.append(params["body"])
+    )
+    event = sqs_event([sqs_record(view_event()) for _ in range(3)])
+    counter.handler(event, None)
+    counter.handler(event, None)
+    assert len(sent) == 2 and sent[0] == sent[1]
 
 
 def test_referrers_counted_per_referrer_and_target_without_hits(cloud: Cloud) -> None:

@@ -163,3 +163,8 @@ def test_views_log_lines_carry_nothing_personal(cloud: Cloud, capsys: pytest.Cap
     assert lines and all(json.loads(line)["event"] for line in lines)
     for secret in ("203.0.113.77", "IjBZ4cx5IAMCJYw=", "Mozilla"):
         assert secret not in out
+
+
+def test_views_event_carries_api_gateways_receive_time(cloud: Cloud) -> None:
+    send(POST)
+    assert published(cloud, "post_view")[0]["receivedAt"] == 1_795_824_000_123  # requestTimeEpoch
