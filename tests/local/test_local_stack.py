@@ -1,0 +1,327 @@
+"""End to end: `python -m local` as a developer runs it, driven by a real WebSocket client.
+
+One stack serves the module (starting it takes a couple of seconds); every test
+counts its own article ids, so the counts each test expects are exact. Only the
+home-page test touches Home_Page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from local_support import REPO, LocalStack, aws_client, wait_until
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
+
+pytestmark = pytest.mark.slow
+
+EXTRA_ORIGIN = "https://blog.example.com"
+SETTLE_SECONDS = 20.0
+POISON_SECONDS = 45.0
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    running = LocalStack.start("--allowed-origin", EXTRA_ORIGIN)
+    yield running
+    code = running.terminate()
+    assert code == 0, running.stderr()
+
+
+def open_ws(stack: LocalStack, origin: str | None = None) -> ClientConnection:
+    return connect(stack.ws_url, origin=Origin(origin or stack.origin), open_timeout=5)
+
+
+def ask(ws: ClientConnection, message: dict[str, Any] | str) -> dict[str, Any]:
+    ws.send(message if isinstance(message, str) else json.dumps(message))
+    reply = json.loads(ws.recv(10))
+    assert isinstance(reply, dict)
+    return reply
+
+
+def post_view(article_id: str, refreshed: bool = False, **extra: Any) -> dict[str, Any]:
+    return {
+        "message": "views",
+        "articleId": article_id,
+        "articleTitle": f"Title of {article_id}",
+        "currentPage": f"/posts/{article_id}",
+        "refreshed": refreshed,
+        **extra,
+    }
+
+
+def new_article() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def reader_counts(stack: LocalStack, article_id: str) -> tuple[int, int] | None:
+    item = (
+        stack.client("dynamodb")
+        .get_item(
+            TableName=f"{stack.stack}-PostCountReader",
+            Key={"articleId": {"S": article_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not item:
+        return None
+    return int(item["totalViews"]["N"]), int(item["uniqueViews"]["N"])
+
+
+def settle(stack: LocalStack, article_id: str, expected: tuple[int, int]) -> None:
+    """Wait until the reader holds exactly `expected`, then check it does not move past it."""
+    wait_until(
+        lambda: reader_counts(stack, article_id) == expected, SETTLE_SECONDS, f"{article_id} == {expected}"
+    )
+    time.sleep(1.0)
+    assert reader_counts(stack, article_id) == expected
+
+
+def http_get(url: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read()
+
+
+# ---- start ------------------------------------------------------------------------------
+
+
+def test_stack_prints_one_ready_line(stack: LocalStack) -> None:
+    assert stack.ready_line == f"ready ws=ws://127.0.0.1:{stack.port} aws={stack.aws_url} stack=local"
+    assert stack.aws_url.startswith("http://127.0.0.1:") and stack.port > 0
+
+
+def test_stack_created_the_wiring_tables_and_queues(stack: LocalStack) -> None:
+    tables = set(stack.client("dynamodb").list_tables()["TableNames"])
+    assert {
+        "local-HomeAndProfile",
+        "local-PostCountWriter",
+        "local-PostCountReader",
+        "local-Referrer",
+    } <= tables
+    queues = {url.rsplit("/", 1)[1] for url in stack.client("sqs").list_queues()["QueueUrls"]}
+    assert {"local-post_view", "local-post_view-dlq", "local-homepage_view", "local-referrer-dlq"} <= queues
+
+
+# ---- views and stats -------------------------------------------------------------------------
+
+
+def test_views_post_replies_ok_with_stored_counts(stack: LocalStack) -> None:
+    article = new_article()
+    with open_ws(stack) as ws:
+        reply = ask(ws, post_view(article))
+    assert reply == {
+        "message": "views",
+        "status": "ok",
+        "articleId": article,
+        "articleTitle": f"Title of {article}",
+        "totalViews": 0,
+        "uniqueViews": 0,
+    }
+
+
+def test_views_count_exactly_and_refresh_counts_total_only(stack: LocalStack) -> None:
+    article = new_article()
+    with open_ws(stack) as ws:
+        for refreshed in (False, True, False, True, True):
+            assert ask(ws, post_view(article, refreshed))["status"] == "ok"
+    settle(stack, article, (5, 2))
+    with open_ws(stack) as ws:
+        reply = ask(ws, post_view(article, refreshed=True))
+    assert (reply["totalViews"], reply["uniqueViews"]) == (5, 2)
+    settle(stack, article, (6, 2))
+
+
+def test_views_from_many_connections_count_once_each(stack: LocalStack) -> None:
+    article = new_article()
+    with contextlib.ExitStack() as opened:
+        sockets = [opened.enter_context(open_ws(stack)) for _ in range(8)]
+        for ws in sockets:
+            ws.send(json.dumps(post_view(article)))
+        assert all(json.loads(ws.recv(10))["status"] == "ok" for ws in sockets)
+    settle(stack, article, (8, 8))
+
+
+def test_views_home_page_counts(stack: LocalStack) -> None:
+    with open_ws(stack) as ws:
+        first = ask(ws, {"message": "views", "currentPage": "/", "refreshed": False})
+        ask(ws, {"message": "views", "currentPage": f"{stack.http_url}/?ref=x", "refreshed": True})
+    assert first["status"] == "ok" and first["page"] == "Home_Page"
+    before = (first["totalViews"], first["uniqueViews"])
+    expected = {"page": "Home_Page", "totalViews": before[0] + 2, "uniqueViews": before[1] + 1}
+
+    def home() -> dict[str, Any] | None:
+        with open_ws(stack) as ws:
+            pages = ask(ws, {"message": "stats"})["pages"]
+        return next((p for p in pages if p["page"] == "Home_Page"), None)
+
+    wait_until(lambda: home() == expected, SETTLE_SECONDS, f"Home_Page == {expected}", interval=0.3)
+
+
+def test_stats_answers_listed_articles_with_zeros_for_unknown(stack: LocalStack) -> None:
+    article, unknown = new_article(), new_article()
+    with open_ws(stack) as ws:
+        ask(ws, post_view(article))
+        ask(ws, post_view(article, refreshed=True))
+    settle(stack, article, (2, 1))
+    with open_ws(stack) as ws:
+        reply = ask(ws, {"message": "stats", "articleIds": [article, unknown]})
+    assert reply["message"] == "stats"
+    by_id = {a["articleId"]: a for a in reply["articles"]}
+    assert (by_id[article]["totalViews"], by_id[article]["uniqueViews"]) == (2, 1)
+    assert (by_id[unknown]["totalViews"], by_id[unknown]["uniqueViews"]) == (0, 0)
+    assert reader_counts(stack, article) == (2, 1)  # stats never counts
+
+
+# ---- origins -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:1"])
+def test_connect_foreign_origin_refused_403(stack: LocalStack, origin: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        open_ws(stack, origin)
+    assert refused.value.response.status_code == 403
+
+
+def test_connect_without_origin_refused_403(stack: LocalStack) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(stack.ws_url, open_timeout=5)
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("origin", [EXTRA_ORIGIN, "http://localhost:{port}"])
+def test_connect_allowed_origins(stack: LocalStack, origin: str) -> None:
+    with open_ws(stack, origin.format(port=stack.port)) as ws:
+        assert ask(ws, {"message": "stats", "articleIds": []})["message"] == "stats"
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+def test_bad_input_answered_and_connection_stays_usable(stack: LocalStack) -> None:
+    article = new_article()
+    with open_ws(stack) as ws:
+        assert ask(ws, "this is not json")["error"] == "invalid_json"
+        assert ask(ws, {"message": "subscribe"})["error"] == "unknown_route"
+        invalid = ask(ws, post_view("x" * 200))
+        assert (invalid["message"], invalid["error"]) == ("error", "invalid_event")
+        assert ask(ws, {"message": "views", "articleID": article})["error"] == "invalid_event"
+        assert ask(ws, {"message": "views", "currentPage": "/nowhere"})["error"] == "unknown_page"
+        assert ask(ws, "x" * 40_000)["error"] == "too_large"
+        assert ask(ws, post_view(article))["status"] == "ok"
+    settle(stack, article, (1, 1))
+
+
+def test_too_large_message_closes_with_1009(stack: LocalStack) -> None:
+    with open_ws(stack) as ws:
+        ws.send(json.dumps(post_view(new_article(), articleTitle="x" * 140_000)))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    with open_ws(stack) as ws:  # the gateway itself is fine
+        assert ask(ws, {"message": "stats", "articleIds": []})["message"] == "stats"
+
+
+# ---- @connections and the demo blog -------------------------------------------------------
+
+
+def test_connections_endpoint_unknown_connection_is_gone(stack: LocalStack) -> None:
+    api = aws_client("apigatewaymanagementapi", stack.http_url)
+    with pytest.raises(ClientError) as gone:
+        api.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"{}")
+    assert gone.value.response["Error"]["Code"] == "GoneException"
+
+
+def test_http_serves_the_client_and_refuses_other_files(stack: LocalStack) -> None:
+    status, content_type, body = http_get(f"{stack.http_url}/analytics.js")
+    assert status == 200 and content_type.startswith("text/javascript")
+    assert body == (REPO / "client" / "analytics.js").read_bytes()
+    for path in ("/README.md", "/../Makefile", "/posts/..%2F..%2FMakefile", "/handlers/views.py"):
+        assert http_get(f"{stack.http_url}{path}")[0] == 404, path
+
+
+def test_http_home_page_learns_the_ws_url(stack: LocalStack) -> None:
+    if not (REPO / "client" / "demo" / "index.html").exists():
+        pytest.skip("client/demo/index.html is not written yet")
+    status, content_type, body = http_get(f"{stack.http_url}/")
+    assert status == 200 and content_type.startswith("text/html")
+    assert b"__WS_URL__" not in body and f"ws://127.0.0.1:{stack.port}".encode() in body
+
+
+# ---- a poison message ----------------------------------------------------------------------
+
+
+def test_poison_message_reaches_dlq_while_views_count(stack: LocalStack) -> None:
+    sns, sqs = stack.client("sns"), stack.client("sqs")
+    topic_arn = next(
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":local-view-events")
+    )
+    poison = json.dumps({"eventId": uuid.uuid4().hex, "eventType": "post_view", "unique": "yes"})
+    sns.publish(
+        TopicArn=topic_arn,
+        Message=poison,
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": "post_view"}},
+    )
+    article = new_article()
+    with open_ws(stack) as ws:
+        for refreshed in (False, True, False):
+            assert ask(ws, post_view(article, refreshed))["status"] == "ok"
+    settle(stack, article, (3, 2))
+
+    dlq_url = sqs.get_queue_url(QueueName="local-post_view-dlq")["QueueUrl"]
+
+    def dead() -> list[str]:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return [m["Body"] for m in messages.get("Messages", [])]
+
+    assert wait_until(dead, POISON_SECONDS, "the poison message in the DLQ", interval=0.5) == [poison]
+    assert reader_counts(stack, article) == (3, 2)
+
+
+# ---- stopping ----------------------------------------------------------------------------------
+
+
+def test_sigterm_stops_within_seconds_with_exit_code_0() -> None:
+    running = LocalStack.start()
+    try:
+        with open_ws(running) as ws:
+            assert ask(ws, {"message": "stats", "articleIds": []})["message"] == "stats"
+            started = time.monotonic()
+            running.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(5)
+            code = running.process.wait(5)
+            elapsed = time.monotonic() - started
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001  # going away
+    assert code == 0, running.stderr()
+    assert elapsed < 5, elapsed
+    assert '"event":"stopped"' in running.stderr()
+
+
+def test_sigint_stops_like_ctrl_c() -> None:
+    running = LocalStack.start()
+    running.process.send_signal(signal.SIGINT)
+    try:
+        assert running.process.wait(5) == 0, running.stderr()
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
