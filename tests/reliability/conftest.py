@@ -1,0 +1,104 @@
+"""The reliability suite's profile, its figures, and the local stack as a fixture.
+
+`RELIABILITY_PROFILE=full` (`make reliability`) runs the issue's numbers; unset
+(`make test`) runs the same assertions on smaller numbers. The profile is read here
+once. Timing figures are reported (printed, and in the full profile written to
+FIGURES.md), never asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .stack import LocalStack, start_stack
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    fuzz_messages: int
+    """Hypothesis-generated frames sent through the gateway (each followed by a stats probe)."""
+    fault_views: int
+    """Views pushed through the in-process pipeline per fault scenario."""
+    load_clients: int
+    load_views: int
+    load_articles: int
+    settle_seconds: float
+    """How long the local stack may take to count everything before a test fails."""
+
+
+PROFILES = {
+    "ci": Profile(
+        "ci", fuzz_messages=300, fault_views=150, load_clients=10, load_views=300, load_articles=50, settle_seconds=60
+    ),
+    "full": Profile(
+        "full",
+        fuzz_messages=5000,
+        fault_views=1000,
+        load_clients=100,
+        load_views=10_000,
+        load_articles=50,
+        settle_seconds=300,
+    ),
+}
+PROFILE = PROFILES[os.environ.get("RELIABILITY_PROFILE") or "ci"]
+
+
+@pytest.fixture(scope="session")
+def profile() -> Profile:
+    return PROFILE
+
+
+class Figures:
+    """Measured numbers, by section; printed at the end and kept in FIGURES.md (full profile)."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, list[str]] = {}
+
+    def add(self, section: str, line: str) -> None:
+        self.sections.setdefault(section, []).append(line)
+        print(f"[{section}] {line}")
+
+    def markdown(self) -> str:
+        lines = [f"# Reliability figures (profile `{PROFILE.name}`)", "", *machine(), ""]
+        for section, rows in self.sections.items():
+            lines += [f"## {section}", "", *(f"- {row}" for row in rows), ""]
+        return "\n".join(lines)
+
+
+def machine() -> list[str]:
+    memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout.split("\n")
+    total = memory[1].split()[1] if len(memory) > 1 and len(memory[1].split()) > 1 else "?"
+    return [
+        f"Machine: {os.cpu_count()} CPUs (`nproc`), {total} RAM (`free -h`), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}."
+    ]
+
+
+@pytest.fixture(scope="session")
+def figures() -> Iterator[Figures]:
+    collected = Figures()
+    yield collected
+    if collected.sections:
+        text = collected.markdown()
+        sys.stdout.write("\n" + text + "\n")
+        if PROFILE.name == "full":
+            (HERE / "FIGURES.md").write_text(text)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    """One local stack per test module, so each module's counts and logs are its own."""
+    running = start_stack()
+    yield running
+    running.stop()
