@@ -49,9 +49,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def own_origins(port: int) -> list[str]:
-    """The demo blog is served by the gateway itself, under either loopback name."""
-    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+def url_host(host: str) -> str:
+    """A host as it appears in a URL: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def own_origins(host: str, port: int) -> list[str]:
+    """The demo blog is served by the gateway itself: under either loopback name, and
+    under the address it listens on (unless that is a wildcard no browser can use)."""
+    origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    if host not in ("0.0.0.0", "[::]", "127.0.0.1", "localhost"):
+        origins.append(f"http://{host}:{port}")
+    return origins
 
 
 def ready_line(host: str, port: int, endpoint: str, stack: str) -> str:
@@ -107,19 +116,33 @@ async def serve(functions: Functions, sock: socket.socket, ws_url: str, ready: s
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Until the event loop takes over the signals, SIGTERM interrupts start-up as
+    # Ctrl-C does, so the cleanup below runs and the exit code is still 0.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        log("info", "stopped", during="start")
+        return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         sock = socket.create_server((args.host, args.port))
     except OSError as exc:
         log("error", "cannot_listen", host=args.host, port=args.port, error=exc.strerror or str(exc))
         return 2
     port = int(sock.getsockname()[1])
+    host = url_host(args.host)
     server, endpoint = emulator.start_server(args.aws_port)
     try:
         resources = emulator.create_resources(WIRING, endpoint)
-        env = emulator.handler_environment(
-            endpoint, resources.topic_arn, [*args.allowed_origin, *own_origins(port)]
-        )
-        emulator.apply_environment(env)
+        origins = [*args.allowed_origin, *own_origins(host, port)]
+        emulator.apply_environment(emulator.handler_environment(endpoint, resources.topic_arn, origins))
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
         # ready line, so a script can read it, and every log line goes to stderr.
         out, sys.stdout = sys.stdout, sys.stderr
@@ -127,15 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _warm_handler_clients()
         poll_stop, threads = start_pollers(WIRING, resources, functions)
         try:
-            ws_url = f"ws://{args.host}:{port}"
-            asyncio.run(
-                serve(functions, sock, ws_url, ready_line(args.host, port, endpoint, emulator.STACK), out)
-            )
+            ready = ready_line(host, port, endpoint, emulator.STACK)
+            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out))
         finally:
             poll_stop.set()
             for thread in threads:
                 thread.join(STOP_SECONDS)
     finally:
+        sock.close()
         server.stop()
     log("info", "stopped")
     return 0

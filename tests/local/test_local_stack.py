@@ -187,6 +187,25 @@ def test_stats_answers_listed_articles_with_zeros_for_unknown(stack: LocalStack)
     assert reader_counts(stack, article) == (2, 1)  # stats never counts
 
 
+def test_external_referrer_counted_per_target_without_query(stack: LocalStack) -> None:
+    article, host = new_article(), f"https://{uuid.uuid4().hex[:8]}.example"
+    with open_ws(stack) as ws:
+        for query in ("?id=1", "?id=2#c"):
+            assert ask(ws, post_view(article, referrer=f"{host}/item{query}"))["status"] == "ok"
+        # The blog's own origin is not an external referrer.
+        assert ask(ws, post_view(article, referrer=f"{stack.origin}/"))["status"] == "ok"
+    settle(stack, article, (3, 3))
+    key = {"referrer": {"S": f"{host}/item"}, "target": {"S": f"post:{article}"}}
+
+    def views() -> int:
+        item = stack.client("dynamodb").get_item(TableName="local-Referrer", Key=key, ConsistentRead=True)
+        return int(item.get("Item", {}).get("views", {}).get("N", "0"))
+
+    wait_until(lambda: views() == 2, SETTLE_SECONDS, "two referred views")
+    items = stack.client("dynamodb").scan(TableName="local-Referrer")["Items"]
+    assert not [i for i in items if stack.origin in i["referrer"]["S"]]
+
+
 # ---- origins -------------------------------------------------------------------------------
 
 
@@ -314,6 +333,22 @@ def test_sigterm_stops_within_seconds_with_exit_code_0() -> None:
     assert code == 0, running.stderr()
     assert elapsed < 5, elapsed
     assert '"event":"stopped"' in running.stderr()
+
+
+def test_stdout_holds_only_the_ready_line_and_logs_go_to_stderr() -> None:
+    running = LocalStack.start()
+    try:
+        with pytest.raises(InvalidStatus):
+            open_ws(running, "https://evil.example")  # the connect handler logs its refusal
+        wait_until(lambda: "connect_refused" in running.stderr(), 5, "the refusal logged on stderr")
+        assert running.terminate() == 0
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
+    assert running.process.stdout is not None and running.process.stdout.read() == ""
+    lines = [line for line in running.stderr().splitlines() if line.startswith("{")]
+    assert lines and all(isinstance(json.loads(line), dict) for line in lines)
 
 
 def test_sigint_stops_like_ctrl_c() -> None:
