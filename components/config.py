@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
@@ -109,11 +110,11 @@ def _required(get: Getter, key: str) -> object:
     return value
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -143,11 +144,11 @@ def _throttling(get: Getter) -> Throttling:
     if not isinstance(value, dict):
         raise _error(key, "must be an object with burstLimit and rateLimit")
     burst, rate = value.get("burstLimit"), value.get("rateLimit")
-    if not _is_int(burst) or burst <= 0:  # type: ignore[operator]
+    if not _is_int(burst) or burst <= 0:
         raise _error(key, f"burstLimit must be a positive integer, got {burst!r}")
-    if not _is_number(rate) or rate <= 0:  # type: ignore[operator]
+    if not _is_number(rate) or rate <= 0:
         raise _error(key, f"rateLimit must be a positive number, got {rate!r}")
-    return Throttling(burst_limit=int(burst), rate_limit=float(rate))  # type: ignore[arg-type]
+    return Throttling(burst_limit=burst, rate_limit=float(rate))
 
 
 def _log_retention_days(get: Getter) -> int:
@@ -155,15 +156,15 @@ def _log_retention_days(get: Getter) -> int:
     value = _required(get, key)
     if not _is_int(value) or value not in LOG_RETENTION_DAYS:
         raise _error(key, f"must be one of CloudWatch's values {list(LOG_RETENTION_DAYS)}, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return value
 
 
 def _bounded(key: str, field: str, value: object, low: int, high: int) -> int | None:
     if value is None:
         return None
-    if not _is_int(value) or not low <= value <= high:  # type: ignore[operator]
+    if not _is_int(value) or not low <= value <= high:
         raise _error(key, f"{field} must be an integer from {low} to {high}, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return value
 
 
 def _batching(get: Getter) -> Batching:
