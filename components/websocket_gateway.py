@@ -90,11 +90,17 @@ class WebSocketGateway(pulumi.ComponentResource):
             # The API must hold every route and route response before it is snapshotted.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[r for route in routes for r in route.resources]),
         )
-        stage = self._create_stage(api, deployment)
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{args.runtime.prefix}-websocket",
+            retention_in_days=args.runtime.log_retention_days,
+            opts=child,
+        )
+        stage = self._create_stage(api, deployment, access_logs)
         self.api_id = api.id
         self.url = stage.invoke_url
         self.stage_name = stage.name
-        self.access_log_group_name = self._access_logs.name
+        self.access_log_group_name = access_logs.name
         self.register_outputs(
             {
                 "api_id": self.api_id,
@@ -170,14 +176,13 @@ class WebSocketGateway(pulumi.ComponentResource):
         )
         return _Route(route, response, fingerprint)
 
-    def _create_stage(self, api: aws.apigatewayv2.Api, deployment: aws.apigatewayv2.Deployment) -> Any:
+    def _create_stage(
+        self,
+        api: aws.apigatewayv2.Api,
+        deployment: aws.apigatewayv2.Deployment,
+        access_logs: aws.cloudwatch.LogGroup,
+    ) -> aws.apigatewayv2.Stage:
         runtime = self._args.runtime
-        self._access_logs = aws.cloudwatch.LogGroup(
-            f"{self._base}-access-logs",
-            name=f"/aws/apigateway/{runtime.prefix}-websocket",
-            retention_in_days=runtime.log_retention_days,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         return aws.apigatewayv2.Stage(
             f"{self._base}-stage",
             api_id=api.id,
@@ -191,7 +196,7 @@ class WebSocketGateway(pulumi.ComponentResource):
                 data_trace_enabled=False,
             ),
             access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=self._access_logs.arn,
+                destination_arn=access_logs.arn,
                 format=ACCESS_LOG_FORMAT,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.stage_depends_on)),
