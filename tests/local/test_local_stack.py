@@ -335,13 +335,14 @@ def test_sigterm_stops_within_seconds_with_exit_code_0() -> None:
     assert '"event":"stopped"' in running.stderr()
 
 
-def test_stdout_holds_only_the_ready_line_and_logs_go_to_stderr() -> None:
+def test_sigint_stops_like_ctrl_c_and_stdout_held_only_the_ready_line() -> None:
     running = LocalStack.start()
     try:
         with pytest.raises(InvalidStatus):
             open_ws(running, "https://evil.example")  # the connect handler logs its refusal
         wait_until(lambda: "connect_refused" in running.stderr(), 5, "the refusal logged on stderr")
-        assert running.terminate() == 0
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(5) == 0, running.stderr()
     finally:
         if running.process.poll() is None:
             running.process.kill()
@@ -349,14 +350,3 @@ def test_stdout_holds_only_the_ready_line_and_logs_go_to_stderr() -> None:
     assert running.process.stdout is not None and running.process.stdout.read() == ""
     lines = [line for line in running.stderr().splitlines() if line.startswith("{")]
     assert lines and all(isinstance(json.loads(line), dict) for line in lines)
-
-
-def test_sigint_stops_like_ctrl_c() -> None:
-    running = LocalStack.start()
-    running.process.send_signal(signal.SIGINT)
-    try:
-        assert running.process.wait(5) == 0, running.stderr()
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait()
