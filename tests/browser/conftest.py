@@ -1,0 +1,66 @@
+"""Fixtures for the browser tests: headless Debian Chromium (never a downloaded browser)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from .support import CHROMIUM, CHROMIUM_ARGS, FakeGateway, Site, Tab  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_tab(browser: Any) -> Iterator[Callable[..., Tab]]:
+    """Opens pages in fresh contexts; fails the test if any exception reached a page."""
+    contexts: list[Any] = []
+    tabs: list[Tab] = []
+
+    def open_tab(init_script: str | None = None) -> Tab:
+        context = browser.new_context()
+        contexts.append(context)
+        if init_script:
+            context.add_init_script(init_script)
+        page = context.new_page()
+        tab = Tab(page)
+        page.on("console", lambda msg: tab.console.append(msg.text))
+        page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+        tabs.append(tab)
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+    for tab in tabs:
+        assert tab.errors == [], f"an exception reached the page: {tab.errors}"
+
+
+@pytest.fixture
+def tab(new_tab: Callable[..., Tab]) -> Tab:
+    return new_tab()
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeGateway]:
+    server = FakeGateway()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = Site()
+    yield server
+    server.stop()

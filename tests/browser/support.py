@@ -1,0 +1,224 @@
+"""Test doubles for the browser tests: a fake gateway, a page server, a polling helper.
+
+`Site` serves generated pages plus client/analytics.js from 127.0.0.1; `FakeGateway` is a
+WebSocket server that records every frame and answers per the protocol (ARCHITECTURE.md
+3.1), with knobs to misbehave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import serve
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_JS = REPO / "client" / "analytics.js"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PREFIX = "[blog-analytics]"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Polls condition until it returns something truthy; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Tab:
+    """A page plus what it printed; pageerror must stay empty in every test."""
+
+    page: Any
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def said(self) -> list[str]:
+        """The client's own console lines (those with the fixed prefix)."""
+        return [line for line in self.console if line.startswith(PREFIX)]
+
+
+# --- fake gateway ------------------------------------------------------------------
+
+PAGES = {"/": "Home_Page", "/pages/about": "About_Page", "/pages/contacts": "Contact_Page"}
+
+
+class FakeGateway:
+    """A WebSocket server that answers like the real gateway and records what it got."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, dict[str, Any]]] = []  # (connection number, message)
+        self.origins: list[str | None] = []
+        self.replies: list[dict[str, Any]] = []  # answers to use before the normal ones
+        self.refuse = False  # fail handshakes with 403, as a refused $connect does
+        self.totals: dict[str, list[int]] = {}
+        self._live: set[Any] = set()
+        self._loop = asyncio.new_event_loop()
+        self._server: Any = None
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(5)
+        self.url = f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    # The views messages received so far, in order.
+    @property
+    def views(self) -> list[dict[str, Any]]:
+        return [m for _, m in self.frames if m.get("message") == "views"]
+
+    @property
+    def connections(self) -> int:
+        return len(self.origins)
+
+    def drop_connections(self) -> None:
+        """Closes every open connection from the server side."""
+
+        async def close_all() -> None:
+            for ws in list(self._live):
+                await ws.close()
+
+        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(5)
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> None:
+            self._server = await serve(self._serve, "127.0.0.1", 0, process_request=self._check)
+            ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    def _check(self, connection: Any, request: Any) -> Any:
+        if self.refuse:
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        return None
+
+    async def _serve(self, ws: Any) -> None:
+        number = len(self.origins)
+        self.origins.append(ws.request.headers.get("Origin"))
+        self._live.add(ws)
+        try:
+            async for raw in ws:
+                message = json.loads(raw)
+                self.frames.append((number, message))
+                await ws.send(json.dumps(self._answer(message)))
+        except Exception:  # a dropped connection ends the handler quietly
+            pass
+        finally:
+            self._live.discard(ws)
+
+    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.replies:
+            return self.replies.pop(0)
+        if message.get("message") == "stats":
+            ids = message.get("articleIds", [])
+            return {
+                "message": "stats",
+                "articles": [self._count({"articleId": i}, i) for i in ids],
+                "pages": [self._count({"page": p}, p) for p in PAGES.values()],
+            }
+        if message.get("message") != "views":
+            return {"message": "error", "error": "unknown_route"}
+        key = message.get("articleId") or PAGES.get(message.get("currentPage", ""), message.get("currentPage"))
+        total_unique = self.totals.setdefault(key, [0, 0])
+        total_unique[0] += 1
+        total_unique[1] += 0 if message.get("refreshed") else 1
+        who = {"articleId": key} if message.get("articleId") else {"page": key}
+        return {"message": "views", "status": "ok", **self._count(who, key)}
+
+    def _count(self, who: dict[str, str], key: str) -> dict[str, Any]:
+        total, unique = self.totals.get(key, [0, 0])
+        return {**who, "totalViews": total, "uniqueViews": unique}
+
+
+# --- page server -------------------------------------------------------------------
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>{head}</head>
+<body><h1>{title}</h1>{body}
+<script src="/analytics.js" data-endpoint="{endpoint}" {attrs}></script>
+</body></html>
+"""
+
+
+class Site:
+    """Serves pages added by the test, and /analytics.js from client/, over plain HTTP."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path == "/analytics.js":
+                    body, kind = CLIENT_JS.read_bytes(), "text/javascript"
+                elif path in pages:
+                    body, kind = pages[path].encode(), "text/html; charset=utf-8"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def add(
+        self,
+        path: str,
+        endpoint: str,
+        attrs: str = "data-allow-localhost",
+        head: str = "",
+        body: str = "",
+        title: str = "Test page",
+    ) -> str:
+        """Adds a page that loads the client with these script attributes; returns its URL."""
+        self.pages[path] = PAGE.format(title=title, head=head, body=body, endpoint=endpoint, attrs=attrs)
+        return self.origin + path
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
