@@ -1,0 +1,1 @@
+"""The embedded local stack: `python -m local` (see __main__.py)."""
