@@ -103,7 +103,7 @@ def _dynamodb_sizes(  # noqa: PLR0911 (one return per operation)
         sizes = []
         for entry in params.get("TransactItems") or []:
             (kind, body), *_ = entry.items()
-            sizes.append(item_bytes(body.get("Item")) if kind == "Put" else _update_bytes(body))
+            sizes.append([kind, item_bytes(body.get("Item")) if kind == "Put" else _update_bytes(body)])
         return {"transact_write": sizes}
     if operation == "BatchWriteItem":
         sizes = [
@@ -119,8 +119,8 @@ def _call_details(service: str, operation: str, params: dict[str, Any], parsed: 
     if service == "dynamodb":
         return _dynamodb_sizes(operation, params, parsed)
     if service == "sns" and operation == "Publish":
-        attributes = params.get("MessageAttributes") or {}
-        return {"attributes": sorted(attributes), "bytes": len(str(params.get("Message", "")).encode())}
+        attributes = {k: v.get("StringValue") for k, v in (params.get("MessageAttributes") or {}).items()}
+        return {"attributes": attributes, "bytes": len(str(params.get("Message", "")).encode())}
     if service == "sqs" and operation == "ReceiveMessage":
         return {"messages": len(parsed.get("Messages") or [])}
     if service == "sqs" and operation == "DeleteMessageBatch":

@@ -1,0 +1,101 @@
+"""`make bench`: run every benchmark and write bench/RESULTS.md.
+
+Benchmarks are never tests: nothing here is collected by pytest (tests/ is the only
+testpath and no file here is named test_*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import client_size, coldstart, cost
+from bench.freshness import POLL_SECONDS, freshness
+from bench.load import run_load
+from bench.machine import describe, load_average
+from bench.report import LoadResult, Results, render
+from bench.stack import local_stack, read_calls
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+PARTS = ("load", "cold", "client")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--slow-rate", type=float, default=1.0, help="views/s of the first load (default 1)")
+    parser.add_argument("--slow-seconds", type=float, default=30.0, help="its duration (default 30)")
+    parser.add_argument("--fast-rate", type=float, default=100.0, help="views/s of the second load (default 100)")
+    parser.add_argument("--fast-seconds", type=float, default=20.0, help="its duration (default 20)")
+    parser.add_argument(
+        "--drain-seconds", type=float, default=30.0, help="longest wait for the last view to be counted"
+    )
+    parser.add_argument(
+        "--session-minutes", type=int, default=cost.SESSION_MINUTES, help="billed connection minutes per view"
+    )
+    parser.add_argument("--cold-runs", type=int, default=10, help="fresh processes per variant and module")
+    parser.add_argument("--skip", action="append", choices=PARTS, default=[], help="leave a part out (repeatable)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write (default bench/RESULTS.md)")
+    return parser.parse_args(argv)
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def load_part(
+    rate: float,
+    seconds: float,
+    args: argparse.Namespace,
+    prices: dict[str, Any],
+    durations: cost.DurationModel | None = None,
+) -> tuple[LoadResult, cost.DurationModel]:
+    """One load on a fresh stack; also the duration model of its invocations."""
+    label = f"Steady {rate:g} view{'s' if rate != 1 else ''}/s"
+    say(f"{label}: {rate:g} views/s for {seconds:g} s on a fresh local stack")
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        workdir = Path(tmp)
+        with local_stack(workdir) as stack:
+            run = run_load(stack, rate, seconds, POLL_SECONDS, args.drain_seconds)
+        records = read_calls(stack.calls_path)
+    ours = cost.our_bill(run, records, prices, args.session_minutes, durations)
+    original = cost.original_bill(run, records, prices, args.session_minutes, durations)
+    fresh = freshness(run)
+    say(
+        f"{label}: {len(run.ok)}/{len(run.views)} ok, ours ${ours.usd_per_million_views:.2f}/M, "
+        f"original ${original.usd_per_million_views:.2f}/M, counted p99 {fresh.counted_p99:.2f} s"
+    )
+    model = cost.duration_model(cost.invocations(cost.in_window(records, run)))
+    return LoadResult(label, rate, seconds, ours, original, cost.options(ours, prices, run), fresh), model
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    prices = cost.load_prices()
+    results = Results(machine=describe(), prices=prices, elapsed_seconds=0.0, skipped=list(args.skip))
+    if "load" not in args.skip:
+        # The calm run's durations price the busy run's GB-seconds: on this machine the busy
+        # run's handlers wait for the CPU, which a Lambda container would not.
+        slow, calm = load_part(args.slow_rate, args.slow_seconds, args, prices)
+        fast, _ = load_part(args.fast_rate, args.fast_seconds, args, prices, calm)
+        results.loads += [slow, fast]
+    if "cold" not in args.skip:
+        say(f"cold start: {args.cold_runs} interleaved runs per module, and the package sizes")
+        results.cold, results.sizes = coldstart.run(args.cold_runs)
+    if "client" not in args.skip:
+        say("client size")
+        results.client = client_size.measure()
+    results.elapsed_seconds = time.monotonic() - started
+    results.machine["load_after"] = load_average()
+    args.output.write_text(render(results))
+    say(f"wrote {args.output} in {results.elapsed_seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
