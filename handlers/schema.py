@@ -108,14 +108,18 @@ class PageCounts(BaseModel):
     uniqueViews: int
 
 
-class PostViewReply(PostCounts):
+class _ViewOk(BaseModel):
+    # Declared first so the reply reads {"message": "views", "status": "ok", ...}.
     message: Literal["views"] = "views"
     status: Literal["ok"] = "ok"
 
 
-class PageViewReply(PageCounts):
-    message: Literal["views"] = "views"
-    status: Literal["ok"] = "ok"
+class PostViewReply(PostCounts, _ViewOk):
+    pass
+
+
+class PageViewReply(PageCounts, _ViewOk):
+    pass
 
 
 class StatsReply(BaseModel):
