@@ -36,15 +36,19 @@ CHROMIUM_ARGS = [
 PREFIX = "[blog-analytics]"
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Polls condition until it returns something truthy; fails the test after timeout."""
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition", last: Callable[[], Any] | None = None
+) -> Any:
+    """Polls condition until it returns something truthy; fails the test after timeout,
+    showing `last()` (what was seen instead) when given."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            seen = f"; saw {last()!r}" if last else ""
+            pytest.fail(f"timed out after {timeout}s waiting for {what}{seen}")
         time.sleep(0.05)
 
 
@@ -77,7 +81,7 @@ class FakeGateway:
         self.totals: dict[str, list[int]] = {}
         self._live: set[Any] = set()
         self._loop = asyncio.new_event_loop()
-        self._server: Any = None
+        self._server: Any  # the websockets Server, made on the loop's thread
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
         self._thread.start()
@@ -152,7 +156,8 @@ class FakeGateway:
             }
         if message.get("message") != "views":
             return {"message": "error", "error": "unknown_route"}
-        key = message.get("articleId") or PAGES.get(message.get("currentPage", ""), message.get("currentPage"))
+        path = str(message.get("currentPage", ""))
+        key = str(message.get("articleId") or PAGES.get(path, path))
         total_unique = self.totals.setdefault(key, [0, 0])
         total_unique[0] += 1
         total_unique[1] += 0 if message.get("refreshed") else 1

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from .support import PREFIX, FakeGateway, Site, Tab, wait_until
+
+pytestmark = pytest.mark.slow  # each test drives a real browser
 
 DNT_ON = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
 GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
@@ -25,7 +30,7 @@ window.activate = () => {
 """
 
 
-def views_after(gateway: FakeGateway, count: int, timeout: float = 5.0) -> list[dict]:
+def views_after(gateway: FakeGateway, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
     """Waits until the gateway has at least `count` views messages and returns them all."""
     wait_until(lambda: len(gateway.views) >= count, timeout, f"{count} views messages")
     return gateway.views

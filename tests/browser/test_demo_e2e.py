@@ -1,0 +1,144 @@
+"""The demo blog in headless Chromium against the real local stack (`python -m local`).
+
+A fresh stack counts from zero, so after a known walk through the blog every count has
+one exact expected value. Counting is asynchronous (SNS -> SQS -> counter -> stream ->
+reader), so the test waits for the home page's table, which asks for stats every few
+seconds, to settle on those values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .support import PREFIX, REPO, Tab, wait_until
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (REPO / "local" / "__main__.py").exists(), reason="the local stack (local/) is missing"),
+]
+
+READY = re.compile(r"^ready ws=(ws://\S+) aws=(http://\S+) stack=(\S+)$")
+START_SECONDS = 60
+SETTLE_SECONDS = 30
+KEYS = ("Home_Page", "About_Page", "Contact_Page", "hello-world", "second-post")
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[str]
+    ws_url: str
+    log: Path
+
+    @property
+    def http_url(self) -> str:
+        return "http" + self.ws_url[len("ws") :]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """`python -m local --port 0`, started once for this module and stopped with SIGTERM."""
+    log = Path(tempfile.mkstemp(prefix="local-stack-", suffix=".log")[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local", "--port", "0"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(START_SECONDS)
+    match = READY.match(lines[0].strip()) if lines else None
+    if not match:
+        process.kill()
+        process.wait()
+        pytest.fail(f"python -m local printed no ready line: {lines!r}\n{log.read_text()}")
+    yield Stack(process, match[1], log)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.unlink(missing_ok=True)
+
+
+def shown_counts(tab: Tab) -> dict[str, list[str]]:
+    """The home page's table: key -> [total, unique] as displayed."""
+    counts: dict[str, list[str]] = tab.page.evaluate(
+        """keys => Object.fromEntries(keys.map(k => [k, [
+             document.querySelector(`#counts [data-views-for="${k}"]`).textContent,
+             document.querySelector(`#counts [data-unique-for="${k}"]`).textContent,
+           ]]))""",
+        list(KEYS),
+    )
+    return counts
+
+
+def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab], stack: Stack) -> None:
+    tab = new_tab()
+    page = tab.page
+
+    page.goto(stack.http_url + "/")
+    page.click("nav >> text=Hello World")
+    page.wait_for_url("**/posts/hello-world")
+    wait_until(lambda: page.text_content("main [data-views-for=hello-world]") != "…", what="the post's view reply")
+    page.reload()
+    wait_until(lambda: page.text_content("main [data-views-for=hello-world]") != "…", what="the reload's view reply")
+    for label, path in (
+        ("About", "/pages/about"),
+        ("Contacts", "/pages/contacts"),
+        ("Second Post", "/posts/second-post"),
+        ("Home", "/"),
+    ):
+        page.click(f"nav >> text={label}")
+        page.wait_for_url(stack.http_url + path)
+
+    expected = {
+        "Home_Page": ["2", "2"],
+        "About_Page": ["1", "1"],
+        "Contact_Page": ["1", "1"],
+        "hello-world": ["2", "1"],  # the reload counts toward total views, not unique ones
+        "second-post": ["1", "1"],
+    }
+    wait_until(
+        lambda: shown_counts(tab) == expected,
+        SETTLE_SECONDS,
+        f"the home page to show {expected}",
+        lambda: shown_counts(tab),
+    )
+    page.wait_for_timeout(3500)  # one more stats round: the numbers stay put, nothing double-counts
+    assert shown_counts(tab) == expected
+    assert [line for line in tab.console if line.startswith(PREFIX)] == [], "no view was refused"
+
+
+def test_demo_post_page_shows_its_stored_count(new_tab: Callable[..., Tab], stack: Stack) -> None:
+    tab = new_tab()
+    stats = "BlogAnalytics.stats(['second-post']).then(r => r.articles[0].totalViews)"
+    tab.page.goto(stack.http_url + "/pages/about")
+    before = tab.page.evaluate(stats)
+
+    tab.page.goto(stack.http_url + "/posts/second-post")
+
+    wait_until(lambda: tab.page.evaluate(stats) == before + 1, SETTLE_SECONDS, "the post view to be counted")
+    tab.page.reload()
+    shown = wait_until(
+        lambda: (text := tab.page.text_content("main [data-views-for=second-post]")) != "…" and text,
+        what="the post's own count",
+    )
+    assert int(shown) >= before + 1, "the reply carries the count stored when the view arrived"
