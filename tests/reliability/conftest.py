@@ -39,12 +39,12 @@ class Profile:
 
 PROFILES = {
     "ci": Profile(
-        "ci", fuzz_messages=300, fault_views=150, load_clients=10, load_views=300, load_articles=50, settle_seconds=60
+        "ci", fuzz_messages=300, fault_views=80, load_clients=10, load_views=300, load_articles=50, settle_seconds=60
     ),
     "full": Profile(
         "full",
         fuzz_messages=5000,
-        fault_views=1000,
+        fault_views=500,
         load_clients=100,
         load_views=10_000,
         load_articles=50,

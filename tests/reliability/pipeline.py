@@ -1,0 +1,282 @@
+"""An in-process pipeline driver on moto: the views function, real SNS->SQS fan-out with
+redrive, the queue consumers, and the writer's stream into replicate, with faults
+injected on a seeded RNG.
+
+The driver plays Lambda's event source mappings: it receives a batch, invokes the
+consumer, deletes what the consumer accepted and leaves what it reported (or the whole
+batch when the invocation died), so a failed message comes back (VisibilityTimeout 0)
+until SQS redrives it to the DLQ after maxReceiveCount deliveries. Faults are
+transient: they are injected only while every message of the batch has been delivered
+at most FAULTY_DELIVERIES times, so a valid view always gets clean deliveries left and
+only a poison message may end in a DLQ.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ReadTimeoutError
+from conftest import Cloud, sqs_event, sqs_record, ws_message
+from faults import fail
+
+from handlers import aws, replicate, views
+from handlers.wiring import WIRING
+
+from .messages import REFERRERS
+
+FAULTY_DELIVERIES = 3  # of maxReceiveCount (5): the last two deliveries are clean
+ARTICLES = [f"post-{i}" for i in range(8)]
+PAGE_PATHS = {"/": "Home_Page", "/pages/about": "About_Page", "/pages/contacts/form": "Contact_Page"}
+OWN_REFERRER = "https://blog.example.com/posts/other"  # the blog's own origin: never counted
+POISON_BODIES = [
+    "not json at all",
+    '{"eventId": "p1", "eventType": "post_view", "unique": "maybe"}',
+    '{"eventType": "post_view", "unique": true, "articleId": "post-0"}',
+    json.dumps({"eventId": "p2", "eventType": "post_view", "unique": True, "articleId": "bad id with spaces"}),
+]
+
+SCENARIOS = {
+    "poison": set(),
+    "throttling": {"throttle"},
+    "server_errors": {"server_error"},
+    "read_timeout_after_commit": {"read_timeout"},
+    "lost_response_sdk_retry": {"sdk_retry"},
+    "lambda_timeout_mid_batch": {"lambda_timeout"},
+    "duplicate_delivery": {"duplicate_invocation", "duplicate_message"},
+    "sns_failure": {"sns"},
+    "stream_replay_with_write_faults": {"replicate_throttle"},
+    "everything_at_once": {
+        "throttle",
+        "server_error",
+        "read_timeout",
+        "sdk_retry",
+        "lambda_timeout",
+        "duplicate_invocation",
+        "duplicate_message",
+        "sns",
+        "replicate_throttle",
+    },
+}
+
+
+class LambdaTimeout(Exception):
+    """The function ran out of time: the invocation fails, every message comes back."""
+
+
+@dataclass
+class Plan:
+    """Which faults may fire, and when: decided by one seeded RNG."""
+
+    kinds: set[str]
+    rng: random.Random
+    rate: float = 0.25
+    active: bool = False
+    fired: Counter[str] = field(default_factory=Counter)
+
+    def fire(self, kind: str) -> bool:
+        if kind in self.kinds and self.active and self.rng.random() < self.rate:
+            self.fired[kind] += 1
+            return True
+        return False
+
+
+def install_faults(plan: Plan) -> None:
+    """Hooks on the handlers' own boto3 clients; each asks the plan before firing."""
+    ddb, sns = aws.client("dynamodb"), aws.client("sns")
+    fail(ddb, "TransactWriteItems", "ProvisionedThroughputExceededException", when=lambda _: plan.fire("throttle"))
+    fail(ddb, "TransactWriteItems", "InternalServerError", status=500, when=lambda _: plan.fire("server_error"))
+    fail(sns, "Publish", "InternalError", status=500, when=lambda _: plan.fire("sns"))
+    fail(ddb, "PutItem", "ProvisionedThroughputExceededException", when=lambda _: plan.fire("replicate_throttle"))
+
+    def after_commit(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if http_response.status_code != 200:
+            return
+        if plan.fire("read_timeout"):  # committed, but the reply never arrives
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.fault.invalid")
+        if plan.fire("lambda_timeout"):  # committed, then the function is killed
+            raise LambdaTimeout
+
+    ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", after_commit)
+
+    def lost_reply(attempts: int, response: Any, **_: Any) -> float | None:
+        ok = response is not None and response[0].status_code == 200
+        return 0.0 if ok and attempts == 1 and plan.fire("sdk_retry") else None
+
+    ddb.meta.events.register("needs-retry.dynamodb.TransactWriteItems", lost_reply)
+
+
+@dataclass
+class Accepted:
+    posts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pages: Counter[tuple[str, str]] = field(default_factory=Counter)
+    referrers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    event_ids: set[str] = field(default_factory=set)
+    referred_event_ids: set[str] = field(default_factory=set)
+    unavailable_event_ids: set[str] = field(default_factory=set)
+
+
+def random_view(rng: random.Random) -> dict[str, Any]:
+    view: dict[str, Any] = {"message": "views", "refreshed": rng.random() < 0.3}
+    if rng.random() < 0.7:
+        view["articleId"] = rng.choice(ARTICLES)
+        view["articleTitle"] = view["articleId"].title()
+    else:
+        view["currentPage"] = rng.choice(sorted(PAGE_PATHS))
+    if rng.random() < 0.3:
+        view["referrer"] = rng.choice([*sorted(REFERRERS), OWN_REFERRER])
+    return view
+
+
+def publish_views(count: int, rng: random.Random, plan: Plan) -> Accepted:
+    """Every view through the views function; only those answered ok are accepted."""
+    accepted = Accepted()
+    plan.active = True
+    for i in range(count):
+        view, event_id = random_view(rng), f"view-{i:06d}"
+        reply = json.loads(views.handler(ws_message(view, message_id=event_id), None)["body"])
+        if reply.get("error") == "unavailable":
+            accepted.unavailable_event_ids.add(event_id)
+            continue
+        assert reply.get("status") == "ok", reply
+        accepted.event_ids.add(event_id)
+        unique = 0 if view["refreshed"] else 1
+        if "articleId" in view:
+            accepted.posts[(view["articleId"], "total")] += 1
+            accepted.posts[(view["articleId"], "unique")] += unique
+            target = f"post:{view['articleId']}"
+        else:
+            page = PAGE_PATHS[view["currentPage"]]
+            accepted.pages[(page, "total")] += 1
+            accepted.pages[(page, "unique")] += unique
+            target = f"page:{page}"
+        if view.get("referrer") in REFERRERS:
+            accepted.referrers[(REFERRERS[view["referrer"]], target)] += 1
+            accepted.referred_event_ids.add(event_id)
+    plan.active = False
+    return accepted
+
+
+@dataclass
+class Delivery:
+    body: str
+    deleted: bool = False
+    failures: int = 0
+
+
+@dataclass
+class Drained:
+    messages: dict[str, Delivery] = field(default_factory=dict)
+    """Every SQS message the driver saw, by messageId."""
+    poison_ids: set[str] = field(default_factory=set)
+    invocations: int = 0
+
+
+def send_poison(cloud: Cloud, drained: Drained) -> None:
+    for queue in ("post_view", "referrer"):
+        for body in POISON_BODIES:
+            message_id = cloud.sqs.send_message(QueueUrl=cloud.queue_urls[queue], MessageBody=body)["MessageId"]
+            drained.poison_ids.add(message_id)
+
+
+def invoke(handler: Any, event: dict[str, Any], ids: list[str]) -> set[str]:
+    """The messageIds to leave in the queue after one invocation."""
+    try:
+        return {f["itemIdentifier"] for f in handler(event, None)["batchItemFailures"]}
+    except LambdaTimeout:
+        return set(ids)
+
+
+def drain(cloud: Cloud, plan: Plan, rng: random.Random, drained: Drained, max_rounds: int = 10_000) -> None:
+    consumers = {q.name: importlib.import_module(WIRING.function(q.function).module).handler for q in WIRING.queues}
+    for _ in range(max_rounds):
+        busy = False
+        for queue, handler in consumers.items():
+            url = cloud.queue_urls[queue]
+            messages = cloud.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
+            ).get("Messages", [])
+            if not messages:
+                continue
+            busy = True
+            ids = [m["MessageId"] for m in messages]
+            records = [sqs_record(m["Body"], m["MessageId"]) for m in messages]
+            for record, message in zip(records, messages, strict=True):
+                record["attributes"]["ApproximateReceiveCount"] = message["Attributes"]["ApproximateReceiveCount"]
+                drained.messages.setdefault(message["MessageId"], Delivery(message["Body"]))
+            plan.active = all(int(m["Attributes"]["ApproximateReceiveCount"]) <= FAULTY_DELIVERIES for m in messages)
+            if plan.fire("duplicate_message"):  # SNS delivered one of them twice: a new message, same eventId
+                copy = rng.choice(messages)
+                cloud.sqs.send_message(QueueUrl=url, MessageBody=copy["Body"])
+            failed = invoke(handler, sqs_event(records), ids)
+            drained.invocations += 1
+            if plan.fire("duplicate_invocation"):  # the same batch delivered twice: either success deletes
+                failed &= invoke(handler, sqs_event(records), ids)
+                drained.invocations += 1
+            plan.active = False
+            for message in messages:
+                delivery = drained.messages[message["MessageId"]]
+                if message["MessageId"] in failed:
+                    delivery.failures += 1
+                else:
+                    delivery.deleted = True
+                    cloud.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if not busy:
+            return
+    raise AssertionError(f"the queues did not drain in {max_rounds} rounds")
+
+
+def dlq_message_ids(cloud: Cloud) -> set[str]:
+    found: set[str] = set()
+    for url in cloud.dlq_urls.values():
+        while True:
+            messages = cloud.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300)
+            if not messages.get("Messages"):
+                break
+            found |= {m["MessageId"] for m in messages["Messages"]}
+    return found
+
+
+def stream_records(cloud: Cloud) -> list[dict[str, Any]]:
+    """Every record the writer's stream holds, in AWS's shape."""
+    table = cloud.table("PostCountWriter")
+    arn = cloud.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in cloud.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = cloud.streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = cloud.streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not page["Records"]:
+                break
+            records += page["Records"]
+            iterator = page.get("NextShardIterator")
+    for record in records:
+        record["dynamodb"]["ApproximateCreationDateTime"] = 0  # a datetime from boto3; a number in Lambda
+    return records
+
+
+def replay_stream(records: list[dict[str, Any]], plan: Plan, rng: random.Random) -> int:
+    """The stream delivered at least once and out of order, in batches, retried until accepted."""
+    replayed = records + rng.sample(records, len(records) // 2)
+    rng.shuffle(replayed)
+    invocations = 0
+    for start in range(0, len(replayed), 7):
+        batch = replayed[start : start + 7]
+        for _ in range(20):
+            plan.active = True
+            response = replicate.handler({"Records": batch}, None)
+            plan.active = False
+            invocations += 1
+            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+            if not failed:
+                break
+            batch = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]  # Lambda bisects; we narrow
+        else:
+            raise AssertionError("a stream batch never succeeded")
+    return invocations

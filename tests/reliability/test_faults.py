@@ -1,0 +1,156 @@
+"""Faults on the whole pipeline (moto, in process): every accepted view counted exactly
+once, every failed message either retried-then-counted or in a DLQ, never both or neither.
+
+Each scenario publishes views through the views function, adds poison messages, drains
+the real SQS queues (with redrive) through the consumers while its faults fire on a
+seeded RNG, and then replays the writer's stream into the reader, duplicated and
+shuffled. Every assertion below holds for every scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from conftest import BLOG_ORIGIN, REGION, STACK, Cloud, _create
+from moto import mock_aws
+
+from handlers import aws as handler_clients
+from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_STACK, ENV_TOPIC_ARN
+
+from .conftest import Figures, Profile
+from .pipeline import (
+    SCENARIOS,
+    Accepted,
+    Drained,
+    Plan,
+    dlq_message_ids,
+    drain,
+    install_faults,
+    publish_views,
+    replay_stream,
+    send_poison,
+    stream_records,
+)
+
+
+@dataclass
+class Run:
+    cloud: Cloud
+    plan: Plan
+    accepted: Accepted
+    drained: Drained
+    dlq: set[str]
+    stream_invocations: int
+
+
+@pytest.fixture(scope="module")
+def module_cloud() -> Iterator[pytest.MonkeyPatch]:
+    """The shared `cloud` fixture's environment, once per scenario rather than per test."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield patch
+
+
+@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+def run(
+    request: pytest.FixtureRequest, module_cloud: pytest.MonkeyPatch, profile: Profile, figures: Figures
+) -> Iterator[Run]:
+    scenario = request.param
+    with mock_aws():
+        ddb, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("dynamodb", "sns", "sqs"))
+        topic_arn, queue_urls, dlq_urls = _create(ddb, sns, sqs)
+        module_cloud.setenv(ENV_STACK, STACK)
+        module_cloud.setenv(ENV_TOPIC_ARN, topic_arn)
+        module_cloud.setenv(ENV_ALLOWED_ORIGINS, json.dumps([BLOG_ORIGIN]))
+        handler_clients.reset()
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        cloud = Cloud(ddb, sns, sqs, streams, topic_arn, queue_urls, dlq_urls)
+        yield scenario_run(scenario, cloud, profile, figures)
+    handler_clients.reset()
+
+
+def scenario_run(scenario: str, cloud: Cloud, profile: Profile, figures: Figures) -> Run:
+    rng = random.Random(f"faults-{scenario}")
+    plan = Plan(SCENARIOS[scenario], random.Random(f"plan-{scenario}"))
+    install_faults(plan)
+    accepted = publish_views(profile.fault_views, rng, plan)
+    drained = Drained()
+    send_poison(cloud, drained)
+    drain(cloud, plan, rng, drained)
+    dlq = dlq_message_ids(cloud)
+    stream_invocations = replay_stream(stream_records(cloud), plan, rng)
+    fired = ", ".join(f"{k} x{n}" for k, n in sorted(plan.fired.items())) or "none besides the poison"
+    failed = sum(d.failures > 0 for d in drained.messages.values())
+    figures.add(
+        "Faults",
+        f"{scenario}: {len(accepted.event_ids)} views accepted ({len(accepted.unavailable_event_ids)} answered "
+        f"unavailable), {len(drained.poison_ids)} poison; faults fired: {fired}; {failed} messages failed at least "
+        f"once over {drained.invocations} consumer and {stream_invocations} replicate invocations: counts exact, "
+        f"DLQs = the poison",
+    )
+    return Run(cloud, plan, accepted, drained, dlq, stream_invocations)
+
+
+def counts(cloud: Cloud, table: str, key: str) -> dict[str, tuple[int, int]]:
+    return {i[key]["S"]: (int(i["totalViews"]["N"]), int(i["uniqueViews"]["N"])) for i in cloud.items(table)}
+
+
+def expected(counter: dict[tuple[str, str], int]) -> dict[str, tuple[int, int]]:
+    return {name: (counter[(name, "total")], counter[(name, "unique")]) for name, _ in counter}
+
+
+def test_pipeline_scenario_faults_fired(run: Run) -> None:
+    assert set(run.plan.fired) == run.plan.kinds, "a fault of the scenario never fired: the run proves nothing"
+
+
+def test_pipeline_post_counts_equal_accepted_views(run: Run) -> None:
+    assert counts(run.cloud, "PostCountWriter", "articleId") == expected(run.accepted.posts)
+
+
+def test_pipeline_page_counts_equal_accepted_views(run: Run) -> None:
+    assert counts(run.cloud, "HomeAndProfile", "pageName") == expected(run.accepted.pages)
+
+
+def test_pipeline_referrer_counts_equal_accepted_external_referrers(run: Run) -> None:
+    rows = {(r["referrer"]["S"], r["target"]["S"]): int(r["views"]["N"]) for r in run.cloud.items("Referrer")}
+    assert rows == dict(run.accepted.referrers)
+
+
+def test_pipeline_one_marker_per_accepted_view_and_none_for_unavailable(run: Run) -> None:
+    markers = {i["markerId"]["S"] for i in run.cloud.items("CountedEvents")}
+    wanted = {f"views#{e}" for e in run.accepted.event_ids} | {f"referrer#{e}" for e in run.accepted.referred_event_ids}
+    assert markers == wanted
+    assert not {m.split("#", 1)[1] for m in markers} & run.accepted.unavailable_event_ids
+
+
+def test_pipeline_dlqs_hold_exactly_the_poison(run: Run) -> None:
+    assert run.dlq == run.drained.poison_ids
+
+
+def test_pipeline_every_failed_message_retried_or_dead_never_both_never_neither(run: Run) -> None:
+    failed = {i: d for i, d in run.drained.messages.items() if d.failures}
+    assert failed, "no message ever failed"
+    both = [i for i, d in failed.items() if d.deleted and i in run.dlq]
+    neither = [i for i, d in failed.items() if not d.deleted and i not in run.dlq]
+    assert both == [] and neither == []
+    assert [i for i, d in run.drained.messages.items() if not d.deleted and i not in run.dlq] == []
+
+
+def test_pipeline_reader_equals_writer_after_replayed_reordered_stream(run: Run) -> None:
+    reader = {i["articleId"]["S"]: i for i in run.cloud.items("PostCountReader")}
+    writer = {i["articleId"]["S"]: i for i in run.cloud.items("PostCountWriter")}
+    assert reader == writer
