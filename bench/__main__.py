@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import client_size, coldstart, cost
+from bench import client_size, coldstart, cost, project
 from bench.freshness import POLL_SECONDS, freshness
 from bench.load import run_load
 from bench.machine import describe, load_average
@@ -29,8 +29,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--slow-rate", type=float, default=1.0, help="views/s of the first load (default 1)")
     parser.add_argument("--slow-seconds", type=float, default=30.0, help="its duration (default 30)")
-    parser.add_argument("--fast-rate", type=float, default=100.0, help="views/s of the second load (default 100)")
-    parser.add_argument("--fast-seconds", type=float, default=20.0, help="its duration (default 20)")
+    parser.add_argument(
+        "--busy-rate",
+        type=float,
+        default=10.0,
+        help="views/s of the second load (default 10, what this machine serves)",
+    )
+    parser.add_argument("--busy-seconds", type=float, default=20.0, help="its duration (default 20)")
+    parser.add_argument("--fast-rate", type=float, default=100.0, help="views/s of the projection (default 100)")
     parser.add_argument(
         "--drain-seconds", type=float, default=30.0, help="longest wait for the last view to be counted"
     )
@@ -54,8 +60,8 @@ def load_part(
     prices: dict[str, Any],
     durations: cost.DurationModel | None = None,
 ) -> tuple[LoadResult, cost.DurationModel]:
-    """One load on a fresh stack; also the duration model of its invocations."""
-    label = f"Steady {rate:g} view{'s' if rate != 1 else ''}/s"
+    """One load driven through a fresh local stack; also the duration model of its invocations."""
+    label = f"Steady {rate:g} view{'s' if rate != 1 else ''}/s, measured"
     say(f"{label}: {rate:g} views/s for {seconds:g} s on a fresh local stack")
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         workdir = Path(tmp)
@@ -70,7 +76,19 @@ def load_part(
         f"original ${original.usd_per_million_views:.2f}/M, counted p99 {fresh.counted_p99:.2f} s"
     )
     model = cost.duration_model(cost.invocations(cost.in_window(records, run)))
-    return LoadResult(label, rate, seconds, ours, original, cost.options(ours, prices, run), fresh), model
+    options = cost.options(ours, prices, run)
+    return LoadResult(label, rate, seconds, ours, original, options, fresh), model
+
+
+def projected_part(
+    rate: float, args: argparse.Namespace, prices: dict[str, Any], durations: cost.DurationModel
+) -> LoadResult:
+    run, records = project.synthesise(rate, durations)
+    ours = cost.our_bill(run, records, prices, args.session_minutes, durations)
+    original = cost.original_bill(run, records, prices, args.session_minutes, durations)
+    label = f"Steady {rate:g} views/s, projected"
+    say(f"{label}: ours ${ours.usd_per_million_views:.2f}/M, original ${original.usd_per_million_views:.2f}/M")
+    return LoadResult(label, rate, project.SECONDS, ours, original, cost.options(ours, prices, run), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,11 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     prices = cost.load_prices()
     results = Results(machine=describe(), prices=prices, elapsed_seconds=0.0, skipped=list(args.skip))
     if "load" not in args.skip:
-        # The calm run's durations price the busy run's GB-seconds: on this machine the busy
+        # The calm run's durations price the busier runs' GB-seconds: on this machine a busy
         # run's handlers wait for the CPU, which a Lambda container would not.
         slow, calm = load_part(args.slow_rate, args.slow_seconds, args, prices)
-        fast, _ = load_part(args.fast_rate, args.fast_seconds, args, prices, calm)
-        results.loads += [slow, fast]
+        busy, _ = load_part(args.busy_rate, args.busy_seconds, args, prices, calm)
+        busy.check = projected_part(args.busy_rate, args, prices, calm)
+        results.loads += [slow, busy, projected_part(args.fast_rate, args, prices, calm)]
     if "cold" not in args.skip:
         say(f"cold start: {args.cold_runs} interleaved runs per module, and the package sizes")
         results.cold, results.sizes = coldstart.run(args.cold_runs)
