@@ -69,10 +69,16 @@ class Figures:
         self.sections.setdefault(section, []).append(line)
         print(f"[{section}] {line}")
 
-    def markdown(self) -> str:
+    def markdown(self, earlier: str = "") -> str:
+        """This session's sections, keeping sections of an earlier run that this one did not measure."""
+        kept = {}
+        for block in earlier.split("\n## ")[1:]:
+            title, _, body = block.partition("\n")
+            kept[title.strip()] = ["", *body.strip("\n").split("\n")]
+        kept.update({title: ["", *(f"- {row}" for row in rows)] for title, rows in self.sections.items()})
         lines = [f"# Reliability figures (profile `{PROFILE.name}`)", "", *machine(), ""]
-        for section, rows in self.sections.items():
-            lines += [f"## {section}", "", *(f"- {row}" for row in rows), ""]
+        for title, body in kept.items():
+            lines += [f"## {title}", *body, ""]
         return "\n".join(lines)
 
 
@@ -90,10 +96,10 @@ def figures() -> Iterator[Figures]:
     collected = Figures()
     yield collected
     if collected.sections:
-        text = collected.markdown()
-        sys.stdout.write("\n" + text + "\n")
+        sys.stdout.write("\n" + collected.markdown() + "\n")
         if PROFILE.name == "full":
-            (HERE / "FIGURES.md").write_text(text)
+            target = HERE / "FIGURES.md"
+            target.write_text(collected.markdown(target.read_text() if target.exists() else ""))
 
 
 @pytest.fixture(scope="module")
