@@ -21,7 +21,8 @@ def read_stats(ddb: Any, settings: Settings, message: StatsMessage) -> StatsRepl
         articles = batch_get_posts(ddb, reader, message.articleIds)
     else:
         articles = top_posts(scan_posts(ddb, reader))
-    return StatsReply(articles=articles, pages=scan_pages(ddb, settings.table(HOME_AND_PROFILE)))
+    known_pages = [rule.page for rule in settings.page_rules]
+    return StatsReply(articles=articles, pages=scan_pages(ddb, settings.table(HOME_AND_PROFILE), known_pages))
 
 
 def handler(event: dict[str, Any], context: object) -> WebSocketResponse:

@@ -88,6 +88,9 @@ def scan_posts(ddb: Any, table: str) -> list[PostCounts]:
     return [post_counts(item, text(item, "articleId")) for item in scan_all(ddb, table)]
 
 
-def scan_pages(ddb: Any, table: str) -> list[PageCounts]:
-    pages = [page_counts(item, text(item, "pageName")) for item in scan_all(ddb, table)]
-    return sorted(pages, key=lambda p: p.page)
+def scan_pages(ddb: Any, table: str, known: Iterable[str] = ()) -> list[PageCounts]:
+    """Every stored page, and every known (configured) page with zero counts if never viewed."""
+    pages = {page: PageCounts(page=page, totalViews=0, uniqueViews=0) for page in known}
+    for item in scan_all(ddb, table):
+        pages[text(item, "pageName")] = page_counts(item, text(item, "pageName"))
+    return sorted(pages.values(), key=lambda p: p.page)
