@@ -52,6 +52,10 @@ def _s(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def _rate(rate: float) -> str:
+    return f"{rate:g} view/s" if rate == 1 else f"{rate:g} views/s"
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -69,14 +73,14 @@ def _summary(results: Results) -> list[str]:
     for load in results.loads:
         if load.fresh is None:
             rows.append(
-                f"| p99 until counted at most 2 s, {load.rate:g} views/s | not measurable on this machine "
+                f"| p99 until counted at most 2 s, {_rate(load.rate)} | not measurable on this machine "
                 "(the local stack serves far fewer views/s here; see 2.) | unknown |"
             )
             continue
         p99 = load.fresh.counted_p99
         ok = not math.isnan(p99) and p99 <= GOAL_COUNTED_P99_SECONDS and load.fresh.never_counted == 0
         rows.append(
-            f"| p99 until counted at most 2 s, {load.rate:g} views/s | {_s(p99)} "
+            f"| p99 until counted at most 2 s, {_rate(load.rate)} | {_s(p99)} "
             f"({load.fresh.never_counted} never counted) | {_met(ok)} |"
         )
     if results.cold:
@@ -187,6 +191,8 @@ def _cost_section(results: Results) -> list[str]:
     fast = max(results.loads, key=lambda r: r.rate, default=None)
     if fast is not None and fast.ours.usd_per_million_views > GOAL_USD_PER_MILLION:
         messages = fast.ours.line("API Gateway messages").usd_per_million_views
+        floor = messages + fast.ours.line("SNS publishes").usd_per_million_views
+        floor += fast.ours.facts["deliveries"] * results.prices["sqs"]["usd_per_million_requests"]
         out += [
             f"**The $3.00 goal is missed at {fast.rate:g} views/s.** What it costs and what would close it:",
             "",
@@ -196,6 +202,12 @@ def _cost_section(results: Results) -> list[str]:
             "in the response, or no reply frame for pages that do not show counts).",
             "- Exactly once costs 2 WRU per view per consumer for the marker in the transaction, and the count "
             "update is transactional too (2 WRU instead of 1).",
+            f"- Every view also pays an SNS publish and the SQS message(s) it becomes: with the WebSocket messages "
+            f"that is {_usd(floor)} per million views before any Lambda or DynamoDB work, in either design. So no "
+            "change to the counting alone reaches $3.00: it also takes a cheaper front door (an HTTP API at $1.00 "
+            "per million requests, the counts in its response, saves about $1.00 and the connection minutes) or "
+            "fewer hops per view (the views function sending to SQS directly, or one SNS publish per batch of "
+            "views).",
             "",
             "Estimated from this run's measured quantities, each change on its own:",
             "",
@@ -221,11 +233,11 @@ def _fresh_section(results: Results) -> list[str]:
     for load in results.loads:
         f = load.fresh
         if f is None:
-            out.append(f"| {load.rate:g} views/s | not driven: projected only (see below) | | | | | | | | | unknown |")
+            out.append(f"| {_rate(load.rate)} | not driven: projected only (see below) | | | | | | | | | unknown |")
             continue
         ok = not math.isnan(f.counted_p99) and f.counted_p99 <= GOAL_COUNTED_P99_SECONDS and f.never_counted == 0
         out.append(
-            f"| {f.rate:g} views/s | {f.views} | {f.failed} | {_s(f.reply_p50)} | {_s(f.reply_p99)} "
+            f"| {_rate(f.rate)} | {f.views} | {f.failed} | {_s(f.reply_p50)} | {_s(f.reply_p99)} "
             f"| {_s(f.session_p99)} | {f.posts} | {_s(f.counted_p50)} | {_s(f.counted_p99)} | {f.never_counted} "
             f"| {_met(ok)} |"
         )
@@ -258,8 +270,12 @@ def _fresh_section(results: Results) -> list[str]:
         "",
         "Where the time goes: the queue pollers wait up to the batching window (`max_batching_window_seconds`, 1 s "
         "in the wiring table) for a fuller batch, then the counter's transaction, then the stream poller (idle "
-        "wait 0.2 s) and replicate's Put. If p99 misses, shorten the batching window (it trades batch size, i.e. "
-        "write units, for freshness) or replicate less lazily.",
+        "wait 0.2 s) and replicate's Put. On AWS the stream is polled 4 times a second, so the same chain is about "
+        "1 s of window + a transaction + at most 0.25 s + a Put. What would close a miss: at low rates the window "
+        "buys nothing (at 1 view/s a queue sees under one message per window, so batches hold one message "
+        "anyway) and costs up to 1 s; `max_batching_window_seconds=0` removes that wait. At high rates batches "
+        "fill before the window ends, so the window costs no time there either; with 0, batches hold what one "
+        "poll finds, which adds count updates (2 WRU per key per batch) but not markers.",
         "",
     ]
     return out
