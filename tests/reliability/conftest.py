@@ -35,11 +35,20 @@ class Profile:
     load_articles: int
     settle_seconds: float
     """How long the local stack may take to count everything before a test fails."""
+    timeout_seconds: int
+    """pytest-timeout for one test module's run (its module fixture included)."""
 
 
 PROFILES = {
     "ci": Profile(
-        "ci", fuzz_messages=300, fault_views=80, load_clients=10, load_views=300, load_articles=50, settle_seconds=60
+        "ci",
+        fuzz_messages=300,
+        fault_views=80,
+        load_clients=10,
+        load_views=300,
+        load_articles=50,
+        settle_seconds=60,
+        timeout_seconds=300,
     ),
     "full": Profile(
         "full",
@@ -48,7 +57,8 @@ PROFILES = {
         load_clients=100,
         load_views=10_000,
         load_articles=50,
-        settle_seconds=300,
+        settle_seconds=600,
+        timeout_seconds=3600,
     ),
 }
 PROFILE = PROFILES[os.environ.get("RELIABILITY_PROFILE") or "ci"]

@@ -22,7 +22,7 @@ from moto import mock_aws
 from handlers import aws as handler_clients
 from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_STACK, ENV_TOPIC_ARN
 
-from .conftest import Figures, Profile
+from .conftest import PROFILE, Figures, Profile
 from .pipeline import (
     SCENARIOS,
     Accepted,
@@ -36,6 +36,8 @@ from .pipeline import (
     send_poison,
     stream_records,
 )
+
+pytestmark = pytest.mark.timeout(PROFILE.timeout_seconds)
 
 
 @dataclass

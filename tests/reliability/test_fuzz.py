@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .conftest import Figures, Profile
+from .conftest import PROFILE, Figures, Profile
 from .messages import ERROR_CODES, PAGES, REFERRERS, Frame, frames
 from .stack import LocalStack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PROFILE.timeout_seconds)]
 
 PROBE = json.dumps({"message": "stats", "articleIds": ["fuzz-a"]})
 REPLY_SECONDS = 15

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import websockets
 
-from .conftest import Figures, Profile
+from .conftest import PROFILE, Figures, Profile
 from .stack import LocalStack, new_client
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PROFILE.timeout_seconds)]
 POLL_SECONDS = 0.1
 REPLY_SECONDS = 60
 
