@@ -1,4 +1,8 @@
-"""The API Gateway WebSocket envelope: parsing requests apart from our payload, and replies."""
+"""The API Gateway WebSocket envelope: parsing requests apart from our payload, and responses.
+
+Kept free of pydantic: $connect, $disconnect and $default need only this module, so
+their cold start pays for boto3-free JSON handling and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,13 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict, TypeVar
-
-from pydantic import BaseModel, ValidationError
-
-from handlers.schema import ErrorCode, ErrorReply, Reply, describe_validation_error, dump_reply
+from typing import Any, Literal, NotRequired, TypedDict
 
 # API Gateway refuses frames over 32 KB itself; a views or stats message is far
 # smaller, so anything near the limit is refused before it is parsed.
 MAX_BODY_BYTES = 32 * 1024
 
-M = TypeVar("M", bound=BaseModel)
+ErrorCode = Literal["invalid_json", "invalid_event", "unknown_route", "unknown_page", "too_large", "unavailable"]
 
 
 class WebSocketResponse(TypedDict):
@@ -26,12 +26,23 @@ class WebSocketResponse(TypedDict):
     body: NotRequired[str]
 
 
+def error_body(code: ErrorCode, detail: str | None = None) -> str:
+    """`{"message":"error","error":...,"detail":...}`, byte-for-byte as schema.ErrorReply dumps it."""
+    reply = {"message": "error", "error": code} | ({"detail": detail} if detail is not None else {})
+    return json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
+
+
 class ClientMistake(Exception):
     """Bad input: answered with an error reply, never counted."""
 
     def __init__(self, code: ErrorCode, detail: str | None = None) -> None:
         super().__init__(code, detail)
-        self.reply = ErrorReply(error=code, detail=detail)
+        self.code: ErrorCode = code
+        self.detail = detail
+
+    @property
+    def body(self) -> str:
+        return error_body(self.code, self.detail)
 
 
 @dataclass(frozen=True)
@@ -97,20 +108,17 @@ def decode_json(body: str) -> Any:
         raise ClientMistake("invalid_json", "the message is not a JSON object") from None
 
 
-def parse_message(model: type[M], body: str) -> M:
-    """Body -> typed message, or ClientMistake naming the first bad field."""
+def decode_object(body: str) -> dict[str, Any]:
+    """The frame as a JSON object, or ClientMistake."""
     data = decode_json(body)
     if not isinstance(data, dict):
         raise ClientMistake("invalid_json", "the message is not a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ClientMistake("invalid_event", describe_validation_error(exc)) from None
+    return data
 
 
-def respond(reply: Reply) -> WebSocketResponse:
+def respond(body: str) -> WebSocketResponse:
     """A route response: API Gateway sends `body` back to the client as a text frame."""
-    return {"statusCode": 200, "body": dump_reply(reply)}
+    return {"statusCode": 200, "body": body}
 
 
 def status(code: int) -> WebSocketResponse:

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.api import ClientMistake, WebSocketResponse, decode_json, parse_request, respond
-from handlers.schema import ErrorReply
+from handlers.api import ClientMistake, WebSocketResponse, decode_object, error_body, parse_request, respond
 
 
-def default_reply(body: str) -> ErrorReply:
+def default_reply(body: str) -> str:
+    """Pure: not JSON -> invalid_json; any other object -> unknown_route."""
     try:
-        data = decode_json(body)
+        decode_object(body)
     except ClientMistake as mistake:
-        return mistake.reply
-    if not isinstance(data, dict):
-        return ErrorReply(error="invalid_json", detail="the message is not a JSON object")
-    return ErrorReply(error="unknown_route", detail='"message" must be "views" or "stats"')
+        return mistake.body
+    return error_body("unknown_route", '"message" must be "views" or "stats"')
 
 
 def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
     try:
         body = parse_request(event).body
     except ClientMistake as mistake:
-        return respond(mistake.reply)
+        return respond(mistake.body)
     return respond(default_reply(body))

@@ -8,10 +8,11 @@ produces from `\\u0000` or `\\ud800` escapes.
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
+from handlers.api import ClientMistake, ErrorCode, WebSocketResponse, decode_object, respond
 from handlers.wiring import EventType
 
 MAX_ARTICLE_ID = 128
@@ -86,8 +87,6 @@ class ViewEvent(BaseModel):
 
 # ---- replies -------------------------------------------------------------------------
 
-ErrorCode = Literal["invalid_json", "invalid_event", "unknown_route", "unknown_page", "too_large", "unavailable"]
-
 
 class ErrorReply(BaseModel):
     message: Literal["error"] = "error"
@@ -135,6 +134,10 @@ def dump_reply(reply: Reply) -> str:
     return reply.model_dump_json(exclude_none=True)
 
 
+def reply_response(reply: Reply) -> WebSocketResponse:
+    return respond(dump_reply(reply))
+
+
 # ---- validation errors as one readable line -----------------------------------------
 
 _MESSAGES = {
@@ -166,3 +169,15 @@ def describe(error: dict[str, Any]) -> str:
 def describe_validation_error(exc: ValidationError) -> str:
     """The first problem only: enough to fix the client, and bounded in size."""
     return describe(dict(exc.errors(include_url=False)[0]))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_message(model: type[M], body: str) -> M:
+    """A client frame -> typed message, or ClientMistake naming the first bad field."""
+    data = decode_object(body)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ClientMistake("invalid_event", describe_validation_error(exc)) from None

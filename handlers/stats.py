@@ -7,9 +7,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
-from handlers.api import ClientMistake, WebSocketResponse, parse_message, parse_request, respond
+from handlers.api import ClientMistake, WebSocketResponse, parse_request, respond
 from handlers.log import log
-from handlers.schema import ErrorReply, StatsMessage, StatsReply
+from handlers.schema import ErrorReply, StatsMessage, StatsReply, parse_message, reply_response
 from handlers.settings import Settings, load_settings
 from handlers.store import Unprocessed, batch_get_posts, scan_pages, scan_posts, top_posts
 from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER
@@ -29,9 +29,9 @@ def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
     try:
         message = parse_message(StatsMessage, parse_request(event).body)
     except ClientMistake as mistake:
-        return respond(mistake.reply)
+        return respond(mistake.body)
     try:
-        return respond(read_stats(aws.client("dynamodb"), load_settings(), message))
+        return reply_response(read_stats(aws.client("dynamodb"), load_settings(), message))
     except (ClientError, BotoCoreError, Unprocessed) as exc:
         log("error", "stats_unavailable", error=type(exc).__name__)
-        return respond(ErrorReply(error="unavailable", detail="try again shortly"))
+        return reply_response(ErrorReply(error="unavailable", detail="try again shortly"))

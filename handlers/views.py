@@ -11,10 +11,19 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
-from handlers.api import ClientMistake, WebSocketResponse, parse_message, parse_request, respond
+from handlers.api import ClientMistake, WebSocketResponse, parse_request, respond
 from handlers.classify import ReferrerError, Target, UnknownPage, classify, external_referrer, view_event
 from handlers.log import log
-from handlers.schema import ErrorReply, PageViewReply, PostViewReply, Reply, ViewEvent, ViewMessage
+from handlers.schema import (
+    ErrorReply,
+    PageViewReply,
+    PostViewReply,
+    Reply,
+    ViewEvent,
+    ViewMessage,
+    parse_message,
+    reply_response,
+)
 from handlers.settings import Settings, load_settings
 from handlers.store import get_page, get_post
 from handlers.wiring import EVENT_TYPE_ATTRIBUTE, HAS_REFERRER_ATTRIBUTE, HOME_AND_PROFILE, POST_COUNT_READER
@@ -65,11 +74,11 @@ def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
         request = parse_request(event)
         view, title = accept_view(request.body, request.message_id, request.received_at_ms, settings)
     except ClientMistake as mistake:
-        return respond(mistake.reply)
+        return respond(mistake.body)
     try:
         reply = stored_counts(aws.client("dynamodb"), settings, view, title)
         publish(aws.client("sns"), settings.topic_arn, view)
     except (ClientError, BotoCoreError) as exc:
         log("error", "view_not_accepted", eventType=view.eventType, error=type(exc).__name__)
-        return respond(ErrorReply(error="unavailable", detail="try again shortly"))
-    return respond(reply)
+        return reply_response(ErrorReply(error="unavailable", detail="try again shortly"))
+    return reply_response(reply)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import BLOG_ORIGIN, Cloud, ws_connect, ws_message
 
 from handlers import connect, default, disconnect
+from handlers.api import error_body
+from handlers.schema import ErrorReply, dump_reply
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_connect_allowed_origin_accepted(cloud: Cloud) -> None:
@@ -54,3 +61,16 @@ def test_default_not_a_json_object_is_invalid_json(cloud: Cloud, body: str) -> N
 def test_default_oversized_frame_is_too_large(cloud: Cloud) -> None:
     reply = json.loads(default.handler(ws_message("x" * 40_000, route="$default"), None)["body"])
     assert reply["error"] == "too_large"
+
+
+@pytest.mark.parametrize("detail", [None, "articleId: at most 128 characters", 'é ü \u2028 "quoted"'])
+def test_error_body_matches_the_schemas_error_reply(detail: str | None) -> None:
+    assert error_body("invalid_event", detail) == dump_reply(ErrorReply(error="invalid_event", detail=detail))
+
+
+@pytest.mark.parametrize("module", ["handlers.connect", "handlers.disconnect", "handlers.default"])
+def test_connection_routes_do_not_load_pydantic(module: str) -> None:
+    """Their cold start should pay for neither pydantic nor the schema (bench/coldstart.py)."""
+    code = f"import sys, {module}; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

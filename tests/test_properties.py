@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from handlers.api import ClientMistake, parse_message
+from handlers.api import ClientMistake
 from handlers.classify import ReferrerError, external_referrer, reduce_referrer
-from handlers.schema import MAX_ARTICLE_ID, MAX_TITLE, MAX_URL, ViewMessage
+from handlers.schema import MAX_ARTICLE_ID, MAX_TITLE, MAX_URL, ViewMessage, parse_message
 
 MANY = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -55,8 +55,8 @@ def test_schema_accepts_only_safe_bounded_text(fields: dict[str, Any]) -> None:
     try:
         message = parse_message(ViewMessage, body)
     except ClientMistake as mistake:
-        assert mistake.reply.error in ("invalid_event", "invalid_json", "too_large")
-        assert mistake.reply.detail and "\n" not in mistake.reply.detail
+        assert mistake.code in ("invalid_event", "invalid_json", "too_large")
+        assert mistake.detail and "\n" not in mistake.detail
         return
     for value in (message.articleTitle, message.currentPage, message.previousPage, message.referrer):
         assert value is None or not unsafe(value)
