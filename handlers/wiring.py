@@ -84,7 +84,9 @@ class QueueSpec:
     filter_policy: dict[str, list[str]]
     function: str
     batch_size: int = 10
-    max_batching_window_seconds: int = 1
+    max_batching_window_seconds: int = 0
+    """Seconds to gather a batch. 0: count as soon as a view arrives (a poll still takes
+    up to batch_size waiting messages); raise it to trade freshness for fewer writes."""
     max_receive_count: int = 5
     """Deliveries before a message moves to the queue's dead-letter queue."""
 
