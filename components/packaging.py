@@ -8,8 +8,10 @@ and reused from a cache keyed by the file's hash.
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -31,6 +33,10 @@ PIP_PLATFORM_ARGS = (
     "--only-binary=:all:",
     "--no-compile",
 )  # fmt: skip
+
+LAMBDA_PYTHON = (3, 12)
+LAYER_MOUNT = "/opt/python"
+"""Where Lambda mounts a layer's python/ directory: the source path compiled into bytecode."""
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = ROOT / ".pulumi-build"
@@ -82,11 +88,31 @@ def _feed_bytes(digest: hashlib._Hash, name: str, data: bytes) -> None:
     digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
 
 
-def layer_cache_key(requirements: Path) -> str:
-    """Changes when the requirements or the target platform change, and only then."""
+def layer_cache_key(requirements: Path, precompiled: bool = False) -> str:
+    """Changes when the requirements, the target platform or the bytecode change, and only then."""
     digest = hashlib.sha256(requirements.read_bytes())
     digest.update("\0".join(PIP_PLATFORM_ARGS).encode())
+    if precompiled:
+        digest.update(b"\0bytecode-" + ".".join(map(str, sys.version_info[:2])).encode())
     return digest.hexdigest()[:32]
+
+
+def precompile(site: Path) -> None:
+    """Bytecode for every module of the layer, as the running interpreter compiles it.
+
+    Lambda mounts layers read-only, so without .pyc files every cold start compiles
+    pydantic from source (bench/coldstart.py: "as deployed"). Hash-based, unchecked
+    .pyc files with a fixed source path are byte-for-byte reproducible, so the layer
+    still hashes the same on every build.
+    """
+    ok = compileall.compile_dir(
+        str(site),
+        quiet=2,
+        ddir=LAYER_MOUNT,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    if not ok:
+        raise RuntimeError(f"compiling the Lambda layer's bytecode failed in {site}")
 
 
 def pip_install_args(requirements: Path, target: Path) -> list[str]:
@@ -109,19 +135,26 @@ def run_pip(args: Sequence[str]) -> None:
         raise RuntimeError(f"building the Lambda layer failed (pip {' '.join(args)}):\n{result.stderr}")
 
 
-def build_layer(requirements: Path, build_root: Path, runner: PipRunner | None = None) -> Path:
+def build_layer(
+    requirements: Path, build_root: Path, runner: PipRunner | None = None, bytecode: bool | None = None
+) -> Path:
     """The layer directory (holding `python/`) for these requirements, built on first use.
 
+    `bytecode` (default: when this interpreter is the Lambda runtime's Python, as in the
+    GitHub workflows) adds .pyc files; another version's bytecode would be ignored.
     The build goes to a temporary directory renamed into place, so an interrupted build
     never leaves a half-filled cache entry behind.
     """
-    final = build_root / layer_cache_key(requirements) / "layer"
+    bytecode = sys.version_info[:2] == LAMBDA_PYTHON if bytecode is None else bytecode
+    final = build_root / layer_cache_key(requirements, bytecode) / "layer"
     if final.is_dir():
         return final
     staging = final.parent.with_name(f"{final.parent.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "layer" / "python").mkdir(parents=True)
     (runner or run_pip)(pip_install_args(requirements, staging / "layer" / "python"))
+    if bytecode:
+        precompile(staging / "layer" / "python")
     final.parent.parent.mkdir(parents=True, exist_ok=True)
     try:
         staging.rename(final.parent)

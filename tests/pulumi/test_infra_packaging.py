@@ -128,3 +128,21 @@ def test_packaging_real_pip_builds_arm64_wheels_for_the_layer(tmp_path: Path) ->
     assert native, "pydantic-core ships a compiled module"
     assert all("aarch64" in p.name for p in native), [p.name for p in native]
     assert not list((layer / "python").rglob("*.pyc")), "--no-compile keeps the layer byte-identical"
+
+
+def test_packaging_layer_bytecode_is_reproducible_and_keyed_apart(requirements: Path, tmp_path: Path) -> None:
+    plain = packaging.build_layer(requirements, tmp_path / "a", FakePip(), bytecode=False)
+    first = packaging.build_layer(requirements, tmp_path / "a", FakePip(), bytecode=True)
+    second = packaging.build_layer(requirements, tmp_path / "b", FakePip(), bytecode=True)
+    assert first != plain, "a layer with bytecode must not reuse the cache entry of one without"
+    assert list((first / "python" / "pkg" / "__pycache__").glob("__init__.*.pyc"))
+    assert not list(plain.rglob("*.pyc"))
+    digest = packaging.archive_digest
+    assert digest(pulumi.FileArchive(str(first))) == digest(pulumi.FileArchive(str(second)))
+
+
+def test_packaging_layer_bytecode_names_the_lambda_mount_not_the_build_dir(requirements: Path, tmp_path: Path) -> None:
+    layer = packaging.build_layer(requirements, tmp_path / "cache", FakePip(), bytecode=True)
+    [pyc] = (layer / "python" / "pkg" / "__pycache__").glob("*.pyc")
+    assert b"/opt/python/pkg/__init__.py" in pyc.read_bytes()
+    assert str(tmp_path).encode() not in pyc.read_bytes()
