@@ -27,19 +27,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from components import packaging
 from handlers.wiring import WIRING, FunctionSpec, Wiring
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "handlers"
 REQUIREMENTS = HANDLERS / "requirements.txt"
 GOAL_RATIO = 1.25
-LAYER_PIP_ARGS = (
-    "--platform", "manylinux2014_aarch64",
-    "--implementation", "cp",
-    "--python-version", "3.12",
-    "--only-binary=:all:",
-    "--no-compile",
-)  # fmt: skip
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -187,13 +181,13 @@ class Sizes:
 
 
 def build_layer(workdir: Path) -> tuple[Path | None, str | None]:
-    target = workdir / "layer" / "python"
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    command += [*LAYER_PIP_ARGS, "--target", str(target), "-r", str(REQUIREMENTS)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return None, (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-    return target, None
+    """The layer exactly as `pulumi up` builds it (components/packaging.py), without the
+    Python 3.12 bytecode the workflows add, which this interpreter cannot make."""
+    try:
+        layer = packaging.build_layer(REQUIREMENTS, workdir / "layer-cache", bytecode=False)
+    except RuntimeError as exc:
+        return None, (str(exc).strip().splitlines() or ["pip failed"])[-1]
+    return layer / "python", None
 
 
 def sizes(workdir: Path) -> Sizes:

@@ -7,22 +7,20 @@ that module appends every AWS call and handler invocation to `calls_path`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
-import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local import launcher
+
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = Path(__file__).resolve().parent / "hooks"
-READY = re.compile(r"^ready ws=(?P<ws>\S+) aws=(?P<aws>\S+) stack=(?P<stack>\S+)$")
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
 
@@ -51,23 +49,6 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def _read_ready(proc: subprocess.Popen[str], timeout: float) -> re.Match[str] | None:
-    found: list[re.Match[str] | None] = [None]
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            match = READY.match(line.strip())
-            if match:
-                found[0] = match
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return found[0]
-
-
 @contextmanager
 def local_stack(workdir: Path) -> Iterator[Stack]:
     """A fresh `python -m local --port 0` recording its calls under workdir."""
@@ -77,26 +58,15 @@ def local_stack(workdir: Path) -> Iterator[Stack]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS), str(ROOT), env.get("PYTHONPATH", "")) if p)
     env["BENCH_CALL_LOG"] = str(calls)
     with errors.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "local", "--port", "0"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
         try:
-            match = _read_ready(proc, START_SECONDS)
-            if match is None:
-                raise StackError(f"the local stack printed no ready line:\n{_tail(errors)}")
-            yield Stack(match["ws"], match["aws"], match["stack"], calls)
+            proc, ready = launcher.launch(env=env, stderr=stderr, timeout=START_SECONDS)
+        except RuntimeError as exc:
+            raise StackError(f"{exc}:\n{_tail(errors)}") from None
+        try:
+            yield Stack(ready.ws_url, ready.aws_url, ready.stack, calls)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                launcher.stop(proc, STOP_SECONDS)
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:

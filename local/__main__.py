@@ -23,6 +23,7 @@ from handlers.wiring import WIRING, Wiring
 from local import emulator
 from local.functions import Functions, log
 from local.gateway import Gateway
+from local.launcher import ready_line
 from local.pollers import QueuePoller, StreamPoller
 
 DEFAULT_PORT = 8787
@@ -43,9 +44,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="URL",
         help="an Origin admitted by $connect besides the gateway's own (repeatable)",
     )
-    parser.add_argument(
-        "--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one"
-    )
+    parser.add_argument("--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one")
     return parser.parse_args(argv)
 
 
@@ -61,10 +60,6 @@ def own_origins(host: str, port: int) -> list[str]:
     if host not in ("0.0.0.0", "[::]", "127.0.0.1", "localhost"):
         origins.append(f"http://{host}:{port}")
     return origins
-
-
-def ready_line(host: str, port: int, endpoint: str, stack: str) -> str:
-    return f"ready ws=ws://{host}:{port} aws={endpoint} stack={stack}"
 
 
 def start_pollers(

@@ -41,9 +41,7 @@ class LambdaContext:
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_seconds
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:123456789012:function:local-{self.function_name}"
-        )
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:local-{self.function_name}"
         self.function_version = "$LATEST"
 
     def get_remaining_time_in_millis(self) -> int:

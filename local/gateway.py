@@ -113,9 +113,7 @@ class GatewayConnection(ServerConnection):
 # ---- HTTP responses ---------------------------------------------------------------
 
 
-def http_response(
-    status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8"
-) -> Response:
+def http_response(status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8") -> Response:
     headers = Headers()
     headers["Date"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
     headers["Connection"] = "close"

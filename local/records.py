@@ -25,8 +25,7 @@ def sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[
             "ApproximateFirstReceiveTimestamp": str(attributes.get("ApproximateFirstReceiveTimestamp", "")),
         },
         "messageAttributes": {
-            name: _lambda_message_attribute(value)
-            for name, value in (message.get("MessageAttributes") or {}).items()
+            name: _lambda_message_attribute(value) for name, value in (message.get("MessageAttributes") or {}).items()
         },
         "md5OfBody": message.get("MD5OfBody", ""),
         "eventSource": "aws:sqs",

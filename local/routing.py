@@ -82,9 +82,7 @@ class Connection:
     headers: tuple[tuple[str, str], ...] = field(default=())
 
 
-def _request_context(
-    conn: Connection, route_key: str, event_type: str, now_ms: int, request_id: str
-) -> dict[str, Any]:
+def _request_context(conn: Connection, route_key: str, event_type: str, now_ms: int, request_id: str) -> dict[str, Any]:
     return {
         "routeKey": route_key,
         "eventType": event_type,
@@ -170,6 +168,4 @@ def reply_of(result: object) -> str | None:
 
 def internal_error_reply(conn: Connection, request_id: str) -> str:
     """What API Gateway sends the client when the integration fails."""
-    return json.dumps(
-        {"message": "Internal server error", "connectionId": conn.connection_id, "requestId": request_id}
-    )
+    return json.dumps({"message": "Internal server error", "connectionId": conn.connection_id, "requestId": request_id})

@@ -8,18 +8,17 @@ seconds, to settle on those values.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
-import signal
 import subprocess
-import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from local import launcher
 
 from .support import PREFIX, REPO, Tab, wait_until
 
@@ -28,7 +27,6 @@ pytestmark = [
     pytest.mark.skipif(not (REPO / "local" / "__main__.py").exists(), reason="the local stack (local/) is missing"),
 ]
 
-READY = re.compile(r"^ready ws=(ws://\S+) aws=(http://\S+) stack=(\S+)$")
 START_SECONDS = 60
 SETTLE_SECONDS = 30
 KEYS = ("Home_Page", "About_Page", "Contact_Page", "hello-world", "second-post")
@@ -51,30 +49,13 @@ def stack() -> Iterator[Stack]:
     log = Path(tempfile.mkstemp(prefix="local-stack-", suffix=".log")[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local", "--port", "0"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(START_SECONDS)
-    match = READY.match(lines[0].strip()) if lines else None
-    if not match:
-        process.kill()
-        process.wait()
-        pytest.fail(f"python -m local printed no ready line: {lines!r}\n{log.read_text()}")
-    yield Stack(process, match[1], log)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        try:
+            process, ready = launcher.launch(env=env, stderr=stderr, timeout=START_SECONDS)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}\n{log.read_text()}")
+    yield Stack(process, ready.ws_url, log)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        launcher.stop(process, 10)
     log.unlink(missing_ok=True)
 
 

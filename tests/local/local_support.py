@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,12 +25,12 @@ import pytest
 from botocore.config import Config
 
 from handlers.wiring import WIRING
+from local import launcher
 from local.functions import Functions, Handler
 from local.gateway import Gateway
 from local.static import CLIENT_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-READY = re.compile(r"^ready ws=(ws://\S+) aws=(http://\S+) stack=(\S+)$")
 START_SECONDS = 30.0
 
 
@@ -90,46 +87,19 @@ class LocalStack:
     def start(cls, *args: str) -> LocalStack:
         stderr_file = tempfile.NamedTemporaryFile("w", prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local", "--port", "0", *args],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            text=True,
-        )
-        stderr_path = Path(stderr_file.name)
-        stderr_file.close()
-        line = _read_line(process, START_SECONDS)
-        match = READY.match(line.rstrip("\n"))
-        if not match:
-            process.kill()
-            process.wait()
-            raise AssertionError(f"no ready line: {line!r}\n{stderr_path.read_text()}")
-        return cls(process, match[1], match[2], match[3], line.rstrip("\n"), stderr_path)
+        try:
+            process, ready = launcher.launch(args, env=env, stderr=stderr_file, timeout=START_SECONDS)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}\n{Path(stderr_file.name).read_text()}") from None
+        finally:
+            stderr_file.close()
+        return cls(process, ready.ws_url, ready.aws_url, ready.stack, ready.line, Path(stderr_file.name))
 
     def terminate(self, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
+        return launcher.stop(self.process, timeout)
 
     def client(self, service: str) -> Any:
         return aws_client(service, self.aws_url)
-
-
-def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    """The first stdout line, without blocking past the timeout."""
-    assert process.stdout is not None
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    return result[0] if result else ""
 
 
 class RunningGateway:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from handlers.settings import settings_from
-from local.__main__ import own_origins, parse_args, ready_line, url_host
+from local.__main__ import own_origins, parse_args, url_host
 from local.emulator import handler_environment
+from local.launcher import parse_ready, ready_line
 
 
 def test_parse_args_defaults() -> None:
@@ -15,9 +16,7 @@ def test_parse_args_defaults() -> None:
 
 
 def test_parse_args_repeatable_origin() -> None:
-    args = parse_args(
-        ["--port", "0", "--allowed-origin", "https://a.example", "--allowed-origin", "https://b.example"]
-    )
+    args = parse_args(["--port", "0", "--allowed-origin", "https://a.example", "--allowed-origin", "https://b.example"])
     assert args.port == 0 and args.allowed_origin == ["https://a.example", "https://b.example"]
 
 
@@ -37,6 +36,14 @@ def test_url_host_brackets_ipv6() -> None:
 def test_ready_line_format() -> None:
     line = ready_line("127.0.0.1", 8787, "http://127.0.0.1:5000", "local")
     assert line == "ready ws=ws://127.0.0.1:8787 aws=http://127.0.0.1:5000 stack=local"
+
+
+def test_ready_line_parses_back() -> None:
+    ready = parse_ready(ready_line("127.0.0.1", 8787, "http://127.0.0.1:5000", "local") + "\n")
+    assert ready is not None
+    assert (ready.ws_url, ready.aws_url, ready.stack) == ("ws://127.0.0.1:8787", "http://127.0.0.1:5000", "local")
+    assert ready.origin == "http://127.0.0.1:8787"
+    assert parse_ready("starting...") is None
 
 
 def test_handler_environment_is_what_the_handlers_read() -> None:

@@ -172,9 +172,7 @@ def test_message_ids_server_made_and_unique(gateway: RunningGateway, fakes: Fake
     assert len(connection_ids) == 1
 
 
-def test_handler_crash_answers_internal_error_and_connection_survives(
-    gateway: RunningGateway, fakes: Fakes
-) -> None:
+def test_handler_crash_answers_internal_error_and_connection_survives(gateway: RunningGateway, fakes: Fakes) -> None:
     fakes.fail_views = True
     with connect(gateway.ws_url, origin=ORIGIN) as ws:
         ws.send('{"message":"views"}')
@@ -205,10 +203,7 @@ def test_disconnect_runs_on_close_with_the_close_code(gateway: RunningGateway, f
         ws.close(4000, "bye")
     (event,) = wait_until(lambda: fakes.routes("$disconnect"), 5, "$disconnect")
     assert event["requestContext"]["disconnectStatusCode"] == 4000
-    assert (
-        event["requestContext"]["connectionId"]
-        == fakes.routes("$connect")[0]["requestContext"]["connectionId"]
-    )
+    assert event["requestContext"]["connectionId"] == fakes.routes("$connect")[0]["requestContext"]["connectionId"]
 
 
 # ---- @connections ------------------------------------------------------------------------

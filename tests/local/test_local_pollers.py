@@ -70,9 +70,7 @@ def drain(consumer: Consumer, records: list[dict[str, Any]], retries: int = 5, s
     spec = StreamSpec("PostCountWriter", "replicate", batch_size=100, maximum_retry_attempts=retries)
     stop = threading.Event()
     stop.set()  # backoff waits return at once
-    poller = StreamPoller(
-        spec, STREAM_ARN, FakeStreams(records), Functions(WIRING, {"replicate": consumer}), stop
-    )
+    poller = StreamPoller(spec, STREAM_ARN, FakeStreams(records), Functions(WIRING, {"replicate": consumer}), stop)
     poller._refresh_shards()
     for _ in range(steps):
         for shard_id, shard in list(poller.shards.items()):

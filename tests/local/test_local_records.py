@@ -9,9 +9,7 @@ import pytest
 from local.records import failed_items, sequence_number, sqs_event, stream_event
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:local-post_view"
-STREAM_ARN = (
-    "arn:aws:dynamodb:us-east-1:123456789012:table/local-PostCountWriter/stream/2026-11-28T00:00:00.000"
-)
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/local-PostCountWriter/stream/2026-11-28T00:00:00.000"
 
 MESSAGE = {
     "MessageId": "m-1",

@@ -52,9 +52,7 @@ def test_route_keys_exclude_reserved_routes() -> None:
 
 
 def test_route_keys_refuse_other_selection_expressions() -> None:
-    wiring = Wiring(
-        (), (), (RouteSpec("views", "views"),), (), (), route_selection_expression="$request.body.action"
-    )
+    wiring = Wiring((), (), (RouteSpec("views", "views"),), (), (), route_selection_expression="$request.body.action")
     with pytest.raises(ValueError, match=r"request\.body\.message"):
         route_keys(wiring)
 

@@ -82,9 +82,7 @@ def reader_counts(stack: LocalStack, article_id: str) -> tuple[int, int] | None:
 
 def settle(stack: LocalStack, article_id: str, expected: tuple[int, int]) -> None:
     """Wait until the reader holds exactly `expected`, then check it does not move past it."""
-    wait_until(
-        lambda: reader_counts(stack, article_id) == expected, SETTLE_SECONDS, f"{article_id} == {expected}"
-    )
+    wait_until(lambda: reader_counts(stack, article_id) == expected, SETTLE_SECONDS, f"{article_id} == {expected}")
     time.sleep(1.0)
     assert reader_counts(stack, article_id) == expected
 
@@ -286,9 +284,7 @@ def test_http_home_page_learns_the_ws_url(stack: LocalStack) -> None:
 
 def test_poison_message_reaches_dlq_while_views_count(stack: LocalStack) -> None:
     sns, sqs = stack.client("sns"), stack.client("sqs")
-    topic_arn = next(
-        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":local-view-events")
-    )
+    topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":local-view-events"))
     poison = json.dumps({"eventId": uuid.uuid4().hex, "eventType": "post_view", "unique": "yes"})
     sns.publish(
         TopicArn=topic_arn,
