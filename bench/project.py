@@ -53,9 +53,17 @@ def chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+POLL_CYCLE_SECONDS = 0.1
+"""Assumed time between two receives of one poller with no batching window: the receive's
+round trip plus the invocation (the calm run's counters take tens of ms). With a window of
+0 a poll returns what arrived during that cycle."""
+
+
 def batch_size(arrivals_per_second: float, window_seconds: float, limit: int) -> int:
-    """What a batch holds: the window's arrivals, at least one, at most the batch size."""
-    return max(1, min(limit, math.floor(arrivals_per_second * window_seconds)))
+    """What a batch holds: the arrivals while a poller gathers (the window, or one poll cycle
+    without one), at least one, at most the batch size."""
+    gathering = max(window_seconds, POLL_CYCLE_SECONDS)
+    return max(1, min(limit, math.floor(arrivals_per_second * gathering)))
 
 
 def synthesise(

@@ -262,20 +262,18 @@ def _fresh_section(results: Results) -> list[str]:
             "(a probe while writing this: 21 views/s over 20 persistent sockets, 15 with a socket per view), "
             "and a 100 views/s run "
             "fails most views with timeouts, which would measure the machine, not the design. On AWS the functions "
-            "scale out, and at 100 views/s every queue fills its batch of 10 before the 1 s window ends, so the "
-            "window's wait, the largest part of the 1 view/s figure, shrinks; what remains is a receive, one "
-            "transaction per key, the stream poll (Lambda polls a shard 4 times a second) and one Put.",
+            "scale out; with no batching window (the wiring table's default) what remains per view is SNS to SQS, "
+            "a receive, one transaction per key, the stream poll (Lambda polls a shard 4 times a second) and one "
+            "Put. The projection assumes a poller gathers for one poll cycle (bench/project.py, "
+            "POLL_CYCLE_SECONDS) when the window is 0.",
         ]
     out += [
         "",
-        "Where the time goes: the queue pollers wait up to the batching window (`max_batching_window_seconds`, 1 s "
-        "in the wiring table) for a fuller batch, then the counter's transaction, then the stream poller (idle "
-        "wait 0.2 s) and replicate's Put. On AWS the stream is polled 4 times a second, so the same chain is about "
-        "1 s of window + a transaction + at most 0.25 s + a Put. What would close a miss: at low rates the window "
-        "buys nothing (at 1 view/s a queue sees under one message per window, so batches hold one message "
-        "anyway) and costs up to 1 s; `max_batching_window_seconds=0` removes that wait. At high rates batches "
-        "fill before the window ends, so the window costs no time there either; with 0, batches hold what one "
-        "poll finds, which adds count updates (2 WRU per key per batch) but not markers.",
+        "Where the time goes: SNS to SQS, the queue poller's receive (the batching window, "
+        "`max_batching_window_seconds`, is 0 in the wiring table: a view is counted as soon as a poll finds it), "
+        "the counter's transaction, the stream poller (idle wait 0.2 s) and replicate's Put. On AWS the stream is "
+        "polled 4 times a second. A stack that raises the window trades up to that many seconds of freshness for "
+        "fewer count updates (2 WRU per key per batch; the markers cost the same either way).",
         "",
     ]
     return out
@@ -319,12 +317,12 @@ def _cold_section(results: Results) -> list[str]:
     if results.cold and max(c.ratio for c in results.cold) > GOAL_RATIO:
         out += [
             "",
-            "**Missed.** The extra time is pydantic: importing it and building the schema's validators "
-            "(`handlers/schema.py`), which every handler module imports through `handlers.api` or "
-            "`handlers.batch`, even `disconnect`, which only returns 200. What would close it: keep pydantic out of "
-            "the modules that do not validate (`connect`, `disconnect`, `default` need only the envelope), "
-            "build validators lazily on first use, precompile the layer (`--no-compile` makes every cold start "
-            "compile pydantic's sources: the *as deployed* column), or validate the few fields by hand.",
+            "**Missed** where pydantic is loaded: importing it and building the schema's validators "
+            "(`handlers/schema.py`) for the modules that validate (views, stats, the counters, replicate); "
+            "`connect`, `disconnect` and `default` use only the envelope (`handlers/api.py`) and load no pydantic. "
+            "The *as deployed* column is pessimistic for AWS: `pulumi up` in the workflows runs on Python 3.12 and "
+            "ships the layer with bytecode (components/packaging.py), which this 3.11 machine cannot make. What "
+            "would close the rest: build validators lazily on first use, or validate the few fields by hand.",
         ]
     out.append("")
     return out
