@@ -145,7 +145,14 @@ class LocalStack:
             if streak == 3:
                 return time.monotonic() - start
             time.sleep(0.3)
-        raise AssertionError(f"the local stack did not settle within {timeout} s")
+        depths = {url.rsplit("/", 1)[1]: self.depth(url) for url in self.queue_urls()}
+        writer = self.counts("PostCountWriter", "articleId")
+        reader = self.counts("PostCountReader", "articleId")
+        behind = {a: (writer[a], reader.get(a)) for a in writer if writer[a] != reader.get(a)}
+        raise AssertionError(
+            f"the local stack did not settle within {timeout} s: queue depths {depths}; "
+            f"{len(behind)} reader items differ from the writer (writer, reader): {dict(list(behind.items())[:10])}"
+        )
 
     # ---- logs -------------------------------------------------------------------------
 
