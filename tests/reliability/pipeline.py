@@ -211,7 +211,9 @@ def drain(cloud: Cloud, plan: Plan, rng: random.Random, drained: Drained, max_ro
             plan.active = all(int(m["Attributes"]["ApproximateReceiveCount"]) <= FAULTY_DELIVERIES for m in messages)
             if plan.fire("duplicate_message"):  # SNS delivered one of them twice: a new message, same eventId
                 copy = rng.choice(messages)
-                cloud.sqs.send_message(QueueUrl=url, MessageBody=copy["Body"])
+                copy_id = cloud.sqs.send_message(QueueUrl=url, MessageBody=copy["Body"])["MessageId"]
+                if copy["MessageId"] in drained.poison_ids:
+                    drained.poison_ids.add(copy_id)  # a copy of a poison message is poison too
             failed = invoke(handler, sqs_event(records), ids)
             drained.invocations += 1
             if plan.fire("duplicate_invocation"):  # the same batch delivered twice: either success deletes
