@@ -77,7 +77,7 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 
 def install() -> None:
     """Patch moto in this process (the local stack's emulator runs in it). Idempotent."""
-    dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_except_tables)  # type: ignore[assignment]
+    dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_except_tables)  # type: ignore[attr-defined,assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
@@ -88,5 +88,5 @@ def installed() -> Iterator[None]:
     try:
         yield
     finally:
-        dynamodb_models.copy = copy  # type: ignore[assignment]
+        dynamodb_models.copy = copy  # type: ignore[attr-defined]
         DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
