@@ -22,7 +22,8 @@ browser:
 dev: install
 	$(PY) -m local
 
-test: install browser
+# Lint first: CI runs exactly this target, so style and types are held there too.
+test: install browser lint
 	$(PY) -m pytest -q
 
 # The full reliability suite (fuzzing, faults, load, privacy); `make test` runs a shorter profile.
