@@ -12,7 +12,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from .support import CHROMIUM, CHROMIUM_ARGS, FakeGateway, Site, Tab  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: playwright's sync API keeps an asyncio loop running in
+# the main thread while it is open, and later suites call asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
