@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import aws
-from handlers.batch import BatchResponse, Delivered, batch_response, parse_sqs_batch
+from handlers.batch import BatchResponse, batch_response
 from handlers.ledger import Tables, count_exactly_once
 from handlers.settings import Settings, load_settings
+from handlers.sqs import Delivered, parse_sqs_batch
 from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER
 
 PURPOSE = "views"

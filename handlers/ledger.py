@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.batch import Delivered
 from handlers.log import log
+from handlers.sqs import Delivered
 
 MARKER_TTL_SECONDS = 15 * 24 * 3600  # SQS keeps a message (and its DLQ copy) up to 14 days
 MAX_MARKERS_PER_TRANSACTION = 99  # a transaction holds at most 100 items: the update + 99 markers

@@ -15,10 +15,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
+from handlers.attributes import number
 from handlers.batch import BatchResponse, batch_response
 from handlers.log import log
 from handlers.settings import load_settings
-from handlers.store import number
 from handlers.wiring import POST_COUNT_READER
 
 COPIED = ("articleId", "articleTitle", "totalViews", "uniqueViews")

@@ -6,27 +6,18 @@ anyway, and a reply says what was stored when it was made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from handlers.attributes import Item, number, text
 from handlers.schema import PageCounts, PostCounts
 
-Item = Mapping[str, Mapping[str, Any]]
 MAX_BATCH_GET = 100
 TOP_POSTS = 10
 
 
 class Unprocessed(RuntimeError):
     """DynamoDB kept returning some keys unprocessed (sustained throttling)."""
-
-
-def number(item: Item, name: str) -> int:
-    value = item.get(name, {}).get("N")
-    return int(value) if value is not None else 0
-
-
-def text(item: Item, name: str) -> str:
-    return str(item.get(name, {}).get("S", ""))
 
 
 def post_counts(item: Item, article_id: str, fallback_title: str = "") -> PostCounts:

@@ -68,8 +68,10 @@ def test_error_body_matches_the_schemas_error_reply(detail: str | None) -> None:
     assert error_body("invalid_event", detail) == dump_reply(ErrorReply(error="invalid_event", detail=detail))
 
 
-@pytest.mark.parametrize("module", ["handlers.connect", "handlers.disconnect", "handlers.default"])
-def test_connection_routes_do_not_load_pydantic(module: str) -> None:
+@pytest.mark.parametrize(
+    "module", ["handlers.connect", "handlers.disconnect", "handlers.default", "handlers.replicate"]
+)
+def test_handlers_that_validate_nothing_do_not_load_pydantic(module: str) -> None:
     """Their cold start should pay for neither pydantic nor the schema (bench/coldstart.py)."""
     code = f"import sys, {module}; print('pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

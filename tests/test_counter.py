@@ -9,8 +9,8 @@ from conftest import Cloud, sqs_event, sqs_record, view_event
 from faults import fail, lose_response
 
 from handlers import aws, counter, referrers
+from handlers.attributes import number
 from handlers.ledger import MARKER_TTL_SECONDS
-from handlers.store import number
 from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER, REFERRER
 
 
