@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-from conftest import BLOG_ORIGIN, REGION, STACK, Cloud, _create
+from conftest import BLOG_ORIGIN, REGION, STACK, Cloud, _create, fake_aws_environment
 from moto import mock_aws
 
 from handlers import aws as handler_clients
@@ -54,16 +54,7 @@ class Run:
 def module_cloud() -> Iterator[pytest.MonkeyPatch]:
     """The shared `cloud` fixture's environment, once per scenario rather than per test."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        patch.delenv("AWS_PROFILE", raising=False)
+        fake_aws_environment(patch)
         yield patch
 
 
