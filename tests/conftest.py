@@ -112,17 +112,22 @@ def _create(ddb: Any, sns: Any, sqs: Any) -> tuple[str, dict[str, str], dict[str
     return topic_arn, queue_urls, dlq_urls
 
 
+def build_cloud(patch: pytest.MonkeyPatch) -> Cloud:
+    """Inside mock_aws: the stack's resources, and the handlers' environment pointing at them."""
+    ddb, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("dynamodb", "sns", "sqs"))
+    topic_arn, queue_urls, dlq_urls = _create(ddb, sns, sqs)
+    patch.setenv(ENV_STACK, STACK)
+    patch.setenv(ENV_TOPIC_ARN, topic_arn)
+    patch.setenv(ENV_ALLOWED_ORIGINS, json.dumps([BLOG_ORIGIN]))
+    handler_clients.reset()
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    return Cloud(ddb, sns, sqs, streams, topic_arn, queue_urls, dlq_urls)
+
+
 @pytest.fixture
 def cloud(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     with mock_aws():
-        ddb, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("dynamodb", "sns", "sqs"))
-        topic_arn, queue_urls, dlq_urls = _create(ddb, sns, sqs)
-        monkeypatch.setenv(ENV_STACK, STACK)
-        monkeypatch.setenv(ENV_TOPIC_ARN, topic_arn)
-        monkeypatch.setenv(ENV_ALLOWED_ORIGINS, json.dumps([BLOG_ORIGIN]))
-        handler_clients.reset()
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
-        yield Cloud(ddb, sns, sqs, streams, topic_arn, queue_urls, dlq_urls)
+        yield build_cloud(monkeypatch)
     handler_clients.reset()
 
 

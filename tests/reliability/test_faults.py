@@ -9,18 +9,15 @@ shuffled. Every assertion below holds for every scenario.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import boto3
 import pytest
-from conftest import BLOG_ORIGIN, REGION, STACK, Cloud, _create, fake_aws_environment
+from conftest import Cloud, build_cloud, fake_aws_environment
 from moto import mock_aws
 
 from handlers import aws as handler_clients
-from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_STACK, ENV_TOPIC_ARN
 
 from .conftest import PROFILE, Figures, Profile
 from .pipeline import (
@@ -64,15 +61,7 @@ def run(
 ) -> Iterator[Run]:
     scenario = request.param
     with mock_aws():
-        ddb, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("dynamodb", "sns", "sqs"))
-        topic_arn, queue_urls, dlq_urls = _create(ddb, sns, sqs)
-        module_cloud.setenv(ENV_STACK, STACK)
-        module_cloud.setenv(ENV_TOPIC_ARN, topic_arn)
-        module_cloud.setenv(ENV_ALLOWED_ORIGINS, json.dumps([BLOG_ORIGIN]))
-        handler_clients.reset()
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
-        cloud = Cloud(ddb, sns, sqs, streams, topic_arn, queue_urls, dlq_urls)
-        yield scenario_run(scenario, cloud, profile, figures)
+        yield scenario_run(scenario, build_cloud(module_cloud), profile, figures)
     handler_clients.reset()
 
 
