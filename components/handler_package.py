@@ -25,6 +25,8 @@ class HandlerPackageArgs:
     """Layer cache directory; None means packaging.BUILD_ROOT."""
     pip_runner: packaging.PipRunner | None = field(default=None, compare=False)
     """Runs `pip <args>`; None means packaging.run_pip (tests inject a fake)."""
+    bytecode: bool | None = None
+    """Ship .pyc files in the code and the layer; None means packaging.lambda_bytecode()."""
 
 
 class HandlerPackage(pulumi.ComponentResource):
@@ -34,11 +36,11 @@ class HandlerPackage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HandlerPackageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:HandlerPackage", name, None, opts)
-        self.code = packaging.code_archive(args.handlers_dir)
+        build_root = args.build_root or packaging.BUILD_ROOT
+        bytecode = packaging.lambda_bytecode() if args.bytecode is None else args.bytecode
+        self.code = packaging.code_archive(args.handlers_dir, build_root / "code-bytecode" if bytecode else None)
         layer_dir = packaging.build_layer(
-            args.requirements,
-            args.build_root or packaging.BUILD_ROOT,
-            args.pip_runner or packaging.run_pip,
+            args.requirements, build_root, args.pip_runner or packaging.run_pip, bytecode=bytecode
         )
         layer = aws.lambda_.LayerVersion(
             f"{name}-layer",

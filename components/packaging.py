@@ -1,15 +1,19 @@
 """What `pulumi up` deploys as Lambda code: the handlers' sources and a dependency layer.
 
 Both must hash the same on every run of an unchanged tree, or every preview shows a
-diff: the code is an AssetArchive of the handler files in sorted order (no bytecode),
-and the layer is a directory (`pulumi.FileArchive`), built once per requirements file
-and reused from a cache keyed by the file's hash.
+diff: the code is an AssetArchive of the handler files in sorted order, and the layer
+is a directory (`pulumi.FileArchive`), built once per requirements file and reused
+from a cache keyed by the file's hash. Both carry bytecode when the program runs on
+the Lambda runtime's Python (the GitHub workflows): unchecked-hash .pyc files are
+byte-for-byte reproducible, and without them every cold start compiles every module,
+because Lambda's code and layer directories are read-only.
 """
 
 from __future__ import annotations
 
 import compileall
 import hashlib
+import importlib.util
 import os
 import py_compile
 import shutil
@@ -35,6 +39,8 @@ PIP_PLATFORM_ARGS = (
 )  # fmt: skip
 
 LAMBDA_PYTHON = (3, 12)
+CODE_MOUNT = "/var/task"
+"""Where Lambda unpacks the code archive: the source path compiled into its bytecode."""
 LAYER_MOUNT = "/opt/python"
 """Where Lambda mounts a layer's python/ directory: the source path compiled into bytecode."""
 
@@ -53,12 +59,43 @@ def handler_files(handlers_dir: Path) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
-def code_archive(handlers_dir: Path) -> pulumi.AssetArchive:
-    """The handlers package as `handlers/...` at the archive root (handler `handlers.x.handler`)."""
+def lambda_bytecode() -> bool:
+    """Bytecode is only worth shipping when this interpreter is the runtime's: Python
+    ignores a .pyc made by another version (and would compile the source anyway)."""
+    return sys.version_info[:2] == LAMBDA_PYTHON
+
+
+def code_archive(handlers_dir: Path, bytecode_dir: Path | None = None) -> pulumi.AssetArchive:
+    """The handlers package as `handlers/...` at the archive root (handler `handlers.x.handler`).
+
+    With `bytecode_dir`, each module's .pyc is compiled there and shipped beside it.
+    """
+    sources = handler_files(handlers_dir)
+    files = sources | (compile_handlers(sources, bytecode_dir) if bytecode_dir is not None else {})
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
-        name: pulumi.FileAsset(str(path)) for name, path in handler_files(handlers_dir).items()
+        name: pulumi.FileAsset(str(path)) for name, path in sorted(files.items())
     }
     return pulumi.AssetArchive({CODE_PREFIX: pulumi.AssetArchive(assets)})
+
+
+def compile_handlers(sources: dict[str, Path], target: Path) -> dict[str, Path]:
+    """Archive path -> an unchecked-hash .pyc of each source, at the path Python looks for it.
+
+    The compiled-in source path is where Lambda unpacks the module, so tracebacks name
+    /var/task/handlers/..., never the machine that ran `pulumi up`.
+    """
+    compiled = {}
+    for name, source in sources.items():
+        cached = importlib.util.cache_from_source(name)  # "x.py" -> "__pycache__/x.cpython-312.pyc"
+        py_compile.compile(
+            str(source),
+            cfile=str(target / cached),
+            dfile=f"{CODE_MOUNT}/{CODE_PREFIX}/{name}",
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+        compiled[cached] = target / cached
+    return compiled
 
 
 def archive_digest(archive: pulumi.Asset | pulumi.Archive) -> str:
@@ -145,7 +182,7 @@ def build_layer(
     The build goes to a temporary directory renamed into place, so an interrupted build
     never leaves a half-filled cache entry behind.
     """
-    bytecode = sys.version_info[:2] == LAMBDA_PYTHON if bytecode is None else bytecode
+    bytecode = lambda_bytecode() if bytecode is None else bytecode
     final = build_root / layer_cache_key(requirements, bytecode) / "layer"
     if final.is_dir():
         return final

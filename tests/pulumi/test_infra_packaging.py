@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,6 +63,46 @@ def test_packaging_code_archive_digest_changes_with_the_code(handlers_dir: Path)
     first = packaging.archive_digest(packaging.code_archive(handlers_dir))
     (handlers_dir / "views.py").write_text("def handler(event, context): return 1\n")
     assert packaging.archive_digest(packaging.code_archive(handlers_dir)) != first
+
+
+def _archive_files(archive: pulumi.AssetArchive) -> dict[str, bytes]:
+    inner = archive.assets["handlers"]
+    assert isinstance(inner, pulumi.AssetArchive)
+    return {name: Path(asset.path).read_bytes() for name, asset in inner.assets.items()}
+
+
+def test_packaging_code_archive_ships_bytecode_beside_each_module(handlers_dir: Path, tmp_path: Path) -> None:
+    files = _archive_files(packaging.code_archive(handlers_dir, tmp_path / "pyc"))
+    tag = sys.implementation.cache_tag
+    assert sorted(files) == sorted(
+        ["__init__.py", "api.py", "views.py"] + [f"__pycache__/{m}.{tag}.pyc" for m in ("__init__", "api", "views")]
+    )
+    pyc = files[f"__pycache__/views.{tag}.pyc"]
+    assert int.from_bytes(pyc[4:8], "little") == 0b01, "hash-based and unchecked: nothing to stat on Lambda"
+    assert b"/var/task/handlers/views.py" in pyc and str(tmp_path).encode() not in pyc
+
+
+def test_packaging_code_bytecode_is_reproducible(handlers_dir: Path, tmp_path: Path) -> None:
+    first = packaging.archive_digest(packaging.code_archive(handlers_dir, tmp_path / "a"))
+    assert packaging.archive_digest(packaging.code_archive(handlers_dir, tmp_path / "b")) == first
+
+
+def test_packaging_code_bytecode_is_what_python_runs(handlers_dir: Path, tmp_path: Path) -> None:
+    """Unpacked like /var/task and imported read-only, the module comes from the shipped .pyc."""
+    (handlers_dir / "views.py").write_text("ANSWER = 42\n")
+    task = tmp_path / "task"
+    for name, data in _archive_files(packaging.code_archive(handlers_dir, tmp_path / "pyc")).items():
+        (task / "handlers" / name).parent.mkdir(parents=True, exist_ok=True)
+        (task / "handlers" / name).write_bytes(data)
+    (task / "handlers" / "views.py").write_text("ANSWER = 'compiled from source'\n")  # ignored: unchecked hash
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", "import handlers.views as v; print(v.ANSWER, v.__spec__.cached is not None)"],
+        cwd=task,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["42", "True"]
 
 
 def test_packaging_pip_args_target_the_lambda_platform(requirements: Path, tmp_path: Path) -> None:
