@@ -3,14 +3,18 @@
 Every sample is a fresh interpreter that times, inside itself, the imports and the
 client creation a Lambda container does before its first event:
 
-- handler (warm .pyc): `import handlers.<m>` + `aws.client(...)` for its clients;
-- handler as deployed: the same, with the handlers and the layer's packages copied
-  without bytecode and PYTHONDONTWRITEBYTECODE set, as on Lambda, where the code and
-  the layer (built with --no-compile) are read-only and nothing can be cached;
+- as deployed: `import handlers.<m>` + `aws.client(...)` for its clients, from a copy
+  of the handlers and the layer's packages carrying the unchecked-hash bytecode that
+  `pulumi up` ships when it runs on the runtime's Python (components/packaging.py),
+  with PYTHONDONTWRITEBYTECODE set: on Lambda /var/task and /opt are read-only;
+- without bytecode: the same copy minus every .pyc, which is what a deploy from
+  another Python version ships (each cold start compiles every module);
 - baseline: `import boto3` + `boto3.client(...)` for the same services (the runtime's
   boto3 ships compiled).
 
-Samples are interleaved (handler, as deployed, baseline, handler, ...) so drift on
+One more row times `import pydantic` (what the schema imports from it) plus boto3 and
+a DynamoDB client: the floor for any handler that validates with pydantic.
+Samples are interleaved (as deployed, without bytecode, baseline, ...) so drift on
 this noisy machine hits all three alike; each figure is the median ratio.
 Also the deployed sizes: the handlers' code and the layer, zipped.
 """
@@ -77,11 +81,16 @@ class ColdStart:
     module: str
     functions: list[str]
     services: list[str]
-    handler_ms: float
     deployed_ms: float
+    source_only_ms: float
     baseline_ms: float
     ratio: float
-    deployed_ratio: float
+    """As deployed (with bytecode) / baseline: the figure the goal is judged by."""
+    source_only_ratio: float
+
+
+PYDANTIC_FLOOR = "pydantic import alone"
+PYDANTIC_IMPORT = "import pydantic; from pydantic import BaseModel, Field, ValidationError"
 
 
 def modules(wiring: Wiring = WIRING) -> dict[str, list[FunctionSpec]]:
@@ -96,38 +105,42 @@ def _bare_environment() -> dict[str, str]:
     return env | ENV
 
 
+def variants(wiring: Wiring = WIRING) -> list[tuple[str, list[str], list[str], str]]:
+    """(module, functions, services, code) per row: every handler module, then the pydantic floor."""
+    rows = [
+        (module, [s.name for s in specs], clients(specs[0]), handler_code(module, clients(specs[0])))
+        for module, specs in modules(wiring).items()
+    ]
+    return [*rows, (PYDANTIC_FLOOR, [], ["dynamodb"], f"{PYDANTIC_IMPORT}; {baseline_code(['dynamodb'])}")]
+
+
 def measure(runs: int, layer_packages: list[str], workdir: Path) -> list[ColdStart]:
     base_env = _bare_environment()
-    deployed = workdir / "deployed"
-    _copy_without_bytecode(layer_packages, deployed)
-    deployed_env = base_env | {"PYTHONPATH": str(deployed), "PYTHONDONTWRITEBYTECODE": "1"}
+    compiled, source_only = workdir / "deployed", workdir / "source-only"
+    _copy_deployed(layer_packages, compiled, bytecode=True)
+    _copy_deployed(layer_packages, source_only, bytecode=False)
+    readonly = {"PYTHONDONTWRITEBYTECODE": "1"}
     empty = workdir / "cwd"
     empty.mkdir(exist_ok=True)
     results = []
-    for module, specs in modules().items():
-        services = clients(specs[0])
-        code, base = handler_code(module, services), baseline_code(services)
-        samples: dict[str, list[float]] = {"handler": [], "deployed": [], "baseline": []}
-        ratios: dict[str, list[float]] = {"handler": [], "deployed": []}
+    for module, functions, services, code in variants():
+        base = baseline_code(services)
+        samples: dict[str, list[float]] = {"deployed": [], "source_only": [], "baseline": []}
         for _ in range(runs):
-            h = run_once(code, base_env, ROOT)
-            d = run_once(code, deployed_env, empty)
-            b = run_once(base, base_env, empty)
-            samples["handler"].append(h)
-            samples["deployed"].append(d)
-            samples["baseline"].append(b)
-            ratios["handler"].append(h / b)
-            ratios["deployed"].append(d / b)
+            samples["deployed"].append(run_once(code, base_env | readonly | {"PYTHONPATH": str(compiled)}, empty))
+            samples["source_only"].append(run_once(code, base_env | readonly | {"PYTHONPATH": str(source_only)}, empty))
+            samples["baseline"].append(run_once(base, base_env, empty))
+        pairs = list(zip(samples["deployed"], samples["source_only"], samples["baseline"], strict=True))
         results.append(
             ColdStart(
                 module=module,
-                functions=[s.name for s in specs],
+                functions=functions,
                 services=services,
-                handler_ms=statistics.median(samples["handler"]) * 1000,
                 deployed_ms=statistics.median(samples["deployed"]) * 1000,
+                source_only_ms=statistics.median(samples["source_only"]) * 1000,
                 baseline_ms=statistics.median(samples["baseline"]) * 1000,
-                ratio=statistics.median(ratios["handler"]),
-                deployed_ratio=statistics.median(ratios["deployed"]),
+                ratio=statistics.median(d / b for d, _, b in pairs),
+                source_only_ratio=statistics.median(s / b for _, s, b in pairs),
             )
         )
     return results
@@ -139,17 +152,30 @@ def _site_packages() -> Path:
     return Path(pydantic.__file__).resolve().parent.parent
 
 
-def _copy_without_bytecode(packages: list[str], target: Path) -> None:
-    """The handlers and the layer's top-level packages from this venv, minus __pycache__."""
+def _copy_deployed(packages: list[str], target: Path, bytecode: bool) -> None:
+    """The handlers and the layer's top-level packages from this venv, with the bytecode
+    packaging would ship from this interpreter, or with none."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(HANDLERS, target / "handlers", ignore=ignore, dirs_exist_ok=True)
     site = _site_packages()
+    layer = target / "layer"
     for name in packages:
         source = site / name
         if source.is_dir():
-            shutil.copytree(source, target / name, ignore=ignore, dirs_exist_ok=True)
+            shutil.copytree(source, layer / name, ignore=ignore, dirs_exist_ok=True)
         elif source.is_file():
-            shutil.copy2(source, target / name)
+            shutil.copy2(source, layer / name)
+    code = target / "handlers"
+    sources = packaging.handler_files(HANDLERS)
+    for name, path in sources.items():
+        (code / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, code / name)
+    if bytecode:
+        packaging.compile_handlers(sources, code)
+        packaging.precompile(layer)
+    # One directory on the path, as /var/task and /opt/python are both on Lambda's.
+    for entry in layer.iterdir():
+        entry.rename(target / entry.name)
+    layer.rmdir()
 
 
 # ---- package sizes ----------------------------------------------------------------------
@@ -162,46 +188,55 @@ def zip_size(files: dict[str, Path], path: Path) -> int:
     return path.stat().st_size
 
 
-def code_files() -> dict[str, Path]:
-    """What the code archive holds: every handlers/*.py, no bytecode (components/packaging.py)."""
-    return {
-        f"handlers/{p.relative_to(HANDLERS).as_posix()}": p
-        for p in HANDLERS.rglob("*.py")
-        if "__pycache__" not in p.parts
-    }
+def code_files(bytecode_dir: Path | None) -> dict[str, Path]:
+    """What the code archive holds (components/packaging.py), with or without bytecode."""
+    sources = packaging.handler_files(HANDLERS)
+    compiled = packaging.compile_handlers(sources, bytecode_dir) if bytecode_dir is not None else {}
+    return {f"handlers/{name}": path for name, path in (sources | compiled).items()}
 
 
 @dataclass(frozen=True)
 class Sizes:
     code_kb: float
+    """Zipped, with the bytecode the workflows ship."""
+    code_source_kb: float
     layer_kb: float | None
+    layer_source_kb: float | None
     layer_unzipped_kb: float | None
     layer_packages: list[str]
     layer_error: str | None = None
 
 
-def build_layer(workdir: Path) -> tuple[Path | None, str | None]:
-    """The layer exactly as `pulumi up` builds it (components/packaging.py), without the
-    Python 3.12 bytecode the workflows add, which this interpreter cannot make."""
+def build_layer(workdir: Path, bytecode: bool) -> tuple[Path | None, str | None]:
+    """The layer exactly as `pulumi up` builds it (components/packaging.py); this
+    interpreter's bytecode stands in for the 3.12 bytecode the workflows add."""
     try:
-        layer = packaging.build_layer(REQUIREMENTS, workdir / "layer-cache", bytecode=False)
+        layer = packaging.build_layer(REQUIREMENTS, workdir / "layer-cache", bytecode=bytecode)
     except RuntimeError as exc:
         return None, (str(exc).strip().splitlines() or ["pip failed"])[-1]
     return layer / "python", None
 
 
-def sizes(workdir: Path) -> Sizes:
-    code_kb = zip_size(code_files(), workdir / "code.zip") / 1024
-    target, error = build_layer(workdir)
-    if target is None:
-        return Sizes(code_kb, None, None, [], error)
+def _layer_zip(target: Path, path: Path) -> tuple[float, float]:
     files = {f"python/{p.relative_to(target).as_posix()}": p for p in target.rglob("*") if p.is_file()}
-    layer_kb = zip_size(files, workdir / "layer.zip") / 1024
-    unzipped_kb = sum(p.stat().st_size for p in files.values()) / 1024
+    return zip_size(files, path) / 1024, sum(p.stat().st_size for p in files.values()) / 1024
+
+
+def sizes(workdir: Path) -> Sizes:
+    code_kb = zip_size(code_files(workdir / "code-pyc"), workdir / "code.zip") / 1024
+    code_source_kb = zip_size(code_files(None), workdir / "code-source.zip") / 1024
+    target, error = build_layer(workdir, bytecode=True)
+    source_target, _ = build_layer(workdir, bytecode=False)
+    if target is None or source_target is None:
+        return Sizes(code_kb, code_source_kb, None, None, None, [], error)
+    layer_kb, unzipped_kb = _layer_zip(target, workdir / "layer.zip")
+    layer_source_kb, _ = _layer_zip(source_target, workdir / "layer-source.zip")
     packages = sorted(
-        p.name for p in target.iterdir() if not p.name.endswith((".dist-info", ".pth")) and p.name != "bin"
+        p.name
+        for p in target.iterdir()
+        if not p.name.endswith((".dist-info", ".pth")) and p.name not in ("bin", "__pycache__")
     )
-    return Sizes(code_kb, layer_kb, unzipped_kb, packages)
+    return Sizes(code_kb, code_source_kb, layer_kb, layer_source_kb, unzipped_kb, packages)
 
 
 def run(runs: int) -> tuple[list[ColdStart], Sizes]:

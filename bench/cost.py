@@ -146,7 +146,7 @@ def duration_ms(invoke: dict[str, Any], model: DurationModel | None) -> float:
     """The measured duration, or the model's when given (a batch scales with its keys)."""
     if model is None or invoke["fn"] not in model:
         return float(invoke["ms"])
-    return model[invoke["fn"]] * max(1, invoke.get("keys", 1))
+    return float(model[invoke["fn"]] * max(1, invoke.get("keys", 1)))
 
 
 def gb_seconds(invokes: Iterable[dict[str, Any]], memory_mb: dict[str, int], model: DurationModel | None) -> float:

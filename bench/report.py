@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.client_size import GOAL_BYTES, ClientSize
-from bench.coldstart import GOAL_RATIO, ColdStart, Sizes
+from bench.coldstart import GOAL_RATIO, PYDANTIC_FLOOR, PYDANTIC_IMPORT, ColdStart, Sizes
 from bench.cost import Bill, Option
 from bench.freshness import GOAL_COUNTED_P99_SECONDS, POLL_SECONDS, Freshness
 
@@ -83,12 +83,13 @@ def _summary(results: Results) -> list[str]:
             f"| p99 until counted at most 2 s, {_rate(load.rate)} | {_s(p99)} "
             f"({load.fresh.never_counted} never counted) | {_met(ok)} |"
         )
-    if results.cold:
-        worst = max(results.cold, key=lambda c: c.ratio)
+    handlers = [c for c in results.cold if c.module != PYDANTIC_FLOOR]
+    if handlers:
+        worst = max(handlers, key=lambda c: c.ratio)
         rows.append(
             f"| cold start at most {GOAL_RATIO}x bare boto3 + same clients "
-            f"| worst {worst.ratio:.2f}x ({worst.module}); as deployed, no bytecode: worst "
-            f"{max(c.deployed_ratio for c in results.cold):.2f}x | {_met(worst.ratio <= GOAL_RATIO)} |"
+            f"| as deployed: worst {worst.ratio:.2f}x ({worst.module}); {_count_met(handlers)} "
+            f"| {_met(worst.ratio <= GOAL_RATIO)} |"
         )
     if results.client is not None:
         size = results.client.min_gzip if results.client.min_gzip is not None else results.client.raw_gzip
@@ -279,53 +280,79 @@ def _fresh_section(results: Results) -> list[str]:
     return out
 
 
+def _count_met(cold: list[ColdStart]) -> str:
+    met = [c for c in cold if c.ratio <= GOAL_RATIO]
+    return f"{len(met)} of {len(cold)} modules within the goal"
+
+
 def _cold_section(results: Results) -> list[str]:
     out = [
         "## 3. Cold start and package size",
         "",
         "Per handler module: a fresh `python -c` that imports it and creates its clients (`aws.client(...)`), "
-        "timed inside the process, against `import boto3` + the same `boto3.client(...)` calls; median of "
-        "interleaved runs (handler, as deployed, baseline, ...). *As deployed*: the handlers and the layer's "
-        "packages copied without bytecode and `PYTHONDONTWRITEBYTECODE=1`, as on Lambda, where /var/task and /opt "
-        "are read-only and the layer is built `--no-compile` (the runtime's own boto3 is compiled). A module with "
-        "no clients is compared with `import boto3` alone.",
+        "timed inside the process, against `import boto3` + the same `boto3.client(...)` calls; median ratio of "
+        "interleaved runs (as deployed, without bytecode, baseline, ...). *As deployed*: the handlers and the "
+        "layer's packages copied with the unchecked-hash bytecode `pulumi up` ships when it runs on the runtime's "
+        "Python (the workflows run 3.12; this interpreter's bytecode stands in for it), `PYTHONDONTWRITEBYTECODE=1` "
+        "as on Lambda, where /var/task and /opt are read-only. *Without bytecode*: the same minus every .pyc, what "
+        "a deploy from another Python version ships. A module with no clients is compared with `import boto3` "
+        f"alone. The last row, *{PYDANTIC_FLOOR}*, is `{PYDANTIC_IMPORT}` before boto3 and a DynamoDB client: "
+        "the floor for any module that validates with pydantic.",
         "",
-        "| Module (functions) | clients | handler | as deployed | boto3 + clients | ratio | as deployed ratio "
-        f"| goal <= {GOAL_RATIO}x |",
+        "| Module (functions) | clients | as deployed | without bytecode | boto3 + clients | ratio "
+        f"| without bytecode ratio | goal <= {GOAL_RATIO}x |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in results.cold:
+        functions = f" ({', '.join(c.functions)})" if c.functions else ""
         out.append(
-            f"| {c.module} ({', '.join(c.functions)}) | {', '.join(c.services) or '-'} | {c.handler_ms:.0f} ms "
-            f"| {c.deployed_ms:.0f} ms | {c.baseline_ms:.0f} ms | {c.ratio:.2f}x | {c.deployed_ratio:.2f}x "
-            f"| {_met(c.ratio <= GOAL_RATIO)} |"
+            f"| {c.module}{functions} | {', '.join(c.services) or '-'} | {c.deployed_ms:.0f} ms "
+            f"| {c.source_only_ms:.0f} ms | {c.baseline_ms:.0f} ms | {c.ratio:.2f}x | {c.source_only_ratio:.2f}x "
+            f"| {_met(c.ratio <= GOAL_RATIO) if c.functions else '-'} |"
         )
     sizes = results.sizes
     if sizes is not None:
         layer = (
-            f"{sizes.layer_kb:.0f} KB zipped ({sizes.layer_unzipped_kb:.0f} KB unzipped: "
-            f"{', '.join(sizes.layer_packages)})"
+            f"{sizes.layer_kb:.0f} KB zipped with bytecode, {sizes.layer_source_kb:.0f} KB without "
+            f"({sizes.layer_unzipped_kb:.0f} KB unzipped: {', '.join(sizes.layer_packages)})"
             if sizes.layer_kb is not None
             else f"not built ({sizes.layer_error})"
         )
         out += [
             "",
-            f"Deployed package: handlers' code {sizes.code_kb:.1f} KB zipped; layer (pip install --platform "
-            f"manylinux2014_aarch64 --python-version 3.12 --only-binary=:all: --no-compile -r "
-            f"handlers/requirements.txt, zipped) {layer}.",
+            f"Deployed package: handlers' code {sizes.code_kb:.1f} KB zipped with bytecode, "
+            f"{sizes.code_source_kb:.1f} KB without; layer (pip install --platform manylinux2014_aarch64 "
+            f"--python-version 3.12 --only-binary=:all: --no-compile -r handlers/requirements.txt, then "
+            f"compiled) {layer}.",
         ]
-    if results.cold and max(c.ratio for c in results.cold) > GOAL_RATIO:
-        out += [
-            "",
-            "**Missed** where pydantic is loaded: importing it and building the schema's validators "
-            "(`handlers/schema.py`) for the modules that validate (views, stats, the counters, replicate); "
-            "`connect`, `disconnect` and `default` use only the envelope (`handlers/api.py`) and load no pydantic. "
-            "The *as deployed* column is pessimistic for AWS: `pulumi up` in the workflows runs on Python 3.12 and "
-            "ships the layer with bytecode (components/packaging.py), which this 3.11 machine cannot make. What "
-            "would close the rest: build validators lazily on first use, or validate the few fields by hand.",
-        ]
+    out += _cold_verdict(results.cold)
     out.append("")
     return out
+
+
+def _cold_verdict(cold: list[ColdStart]) -> list[str]:
+    handlers = [c for c in cold if c.module != PYDANTIC_FLOOR]
+    missed = [c for c in handlers if c.ratio > GOAL_RATIO]
+    floor = next((c for c in cold if c.module == PYDANTIC_FLOOR), None)
+    if not missed:
+        return []
+    floor_text = (
+        f" Importing pydantic alone before boto3 and a DynamoDB client is {floor.ratio:.2f}x that baseline "
+        f"(the last row): no module that imports pydantic can get much below it."
+        if floor is not None
+        else ""
+    )
+    return [
+        "",
+        f"**Missed** by {', '.join(c.module for c in missed)}: the modules that validate with the pydantic schema "
+        f"(`handlers/schema.py`); `connect`, `disconnect` and `default` use only the envelope (`handlers/api.py`) "
+        f"and load no pydantic.{floor_text} What would close it: validating the few fields of a view and a "
+        "stats message by hand in the hot path (the architecture asks for one pydantic schema, so this trades "
+        "one of its rules for about a tenth of a second once per container), or Lambda SnapStart for Python, "
+        "which restores an initialised container but bills cache and restores per function version, more than "
+        "this whole system costs at a blog's traffic. Building validators lazily only moves the cost into the "
+        "first event, which the visitor waits for all the same.",
+    ]
 
 
 def _client_section(results: Results) -> list[str]:

@@ -100,11 +100,11 @@ def _dynamodb_sizes(  # noqa: PLR0911 (one return per operation)
     if operation in ("UpdateItem", "DeleteItem"):
         return {"write": [_update_bytes(params)]}
     if operation == "TransactWriteItems":
-        sizes = []
+        entries = []
         for entry in params.get("TransactItems") or []:
             (kind, body), *_ = entry.items()
-            sizes.append([kind, item_bytes(body.get("Item")) if kind == "Put" else _update_bytes(body)])
-        return {"transact_write": sizes}
+            entries.append([kind, item_bytes(body.get("Item")) if kind == "Put" else _update_bytes(body)])
+        return {"transact_write": entries}
     if operation == "BatchWriteItem":
         sizes = [
             item_bytes((r.get("PutRequest") or {}).get("Item") or (r.get("DeleteRequest") or {}).get("Key"))
@@ -166,7 +166,7 @@ def _install_botocore_events() -> None:
         self.register("provide-client-params", _stash)
         self.register("after-call", _record)
 
-    botocore.session.Session.__init__ = init  # type: ignore[method-assign]
+    botocore.session.Session.__init__ = init
 
 
 # ---- handler invocations ------------------------------------------------------------------
