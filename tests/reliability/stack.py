@@ -1,5 +1,9 @@
 """The local stack (`python -m local --port 0`) as a subprocess the tests talk to.
 
+Not local/launcher.launch(): these tests run the stack under a spy that records
+connection ids, and read stdout and stderr whole; the ready line is still parsed by
+the launcher, so its format lives in one place.
+
 Output is read as bytes and split on LF only: a text-mode pipe would turn a stray CR
 into a line break and hide exactly the log injection the privacy tests look for.
 """
@@ -8,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,10 +24,10 @@ from typing import IO, Any
 import boto3
 from botocore.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
+from local.launcher import ROOT, parse_ready
+
 STACK = "local"
 REGION = "us-east-1"
-READY = re.compile(rb"^ready ws=(\S+) aws=(\S+) stack=(\S+)$")
 START_SECONDS = 60
 STOP_SECONDS = 15
 
@@ -77,16 +80,14 @@ class _Lines(threading.Thread):
 class LocalStack:
     def __init__(self, process: subprocess.Popen[bytes], out: _Lines, err: _Lines, ids_file: Path | None) -> None:
         self.process, self._out, self._err, self._ids_file = process, out, err, ids_file
-        ready = out.wait_for(READY.match, START_SECONDS)
+        line = out.wait_for(lambda line: parse_ready(line.decode(errors="replace")) is not None, START_SECONDS)
+        ready = parse_ready(line.decode(errors="replace")) if line is not None else None
         if ready is None:
             self.stop()
             tail = b"\n".join(err.lines[-20:]).decode(errors="replace")
             raise RuntimeError(f"the local stack printed no ready line:\n{tail}")
-        match = READY.match(ready)
-        assert match is not None
-        self.ws, self.aws, self.stack = (g.decode() for g in match.groups())
+        self.ws, self.aws, self.stack, self.origin = ready.ws_url, ready.aws_url, ready.stack, ready.origin
         self.port = int(self.ws.rsplit(":", 1)[1])
-        self.origin = f"http://127.0.0.1:{self.port}"
         self._clients: dict[str, Any] = {}
 
     # ---- AWS at aws= ------------------------------------------------------------------
