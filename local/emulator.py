@@ -26,7 +26,7 @@ from handlers.wiring import (
     create_table_request,
     physical_table_name,
 )
-from local import moto_transactions
+from local import moto_sqs, moto_transactions
 
 STACK = "local"
 REGION = "us-east-1"
@@ -97,6 +97,7 @@ def start_server(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     # werkzeug logs every request (hundreds a minute with long polling) at INFO.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_transactions.install()
+    moto_sqs.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

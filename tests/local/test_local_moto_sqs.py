@@ -1,0 +1,91 @@
+"""The local stack's lazy SQS queue attributes: moto's values, without walking the queue per request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import Queue, sqs_backends
+
+from local import moto_sqs
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield boto3.client("sqs")
+
+
+def make_queues(sqs: Any) -> list[Queue]:
+    """Every shape that changes moto's attribute names: plain, redrive, FIFO, KMS, a policy."""
+    dlq = sqs.create_queue(QueueName="q-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    sqs.create_queue(QueueName="q-redrive", Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "30"})
+    sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+    sqs.create_queue(QueueName="q-kms", Attributes={"KmsMasterKeyId": "alias/aws/sqs", "Policy": policy})
+    url = sqs.get_queue_url(QueueName="q-redrive")["QueueUrl"]
+    for n in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+    sqs.send_message(QueueUrl=url, MessageBody="late", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)  # two in flight
+    return list(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues.values())
+
+
+def test_moto_sqs_lazy_attributes_equal_motos_own(sqs: Any) -> None:
+    queues = make_queues(sqs)
+    assert len(queues) == 4
+    for queue in queues:
+        assert dict(moto_sqs.LazyAttributes(queue)) == moto_sqs._original.fget(queue), queue.name
+    counts = dict(moto_sqs.LazyAttributes(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues["q-redrive"]))
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == (3, 2)
+    assert counts["ApproximateNumberOfMessagesDelayed"] == 1
+
+
+def test_moto_sqs_answers_the_same_through_the_api(sqs: Any) -> None:
+    make_queues(sqs)
+    urls = sqs.list_queues()["QueueUrls"]
+    before = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"] for url in urls}
+    with moto_sqs.installed():
+        after = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"] for url in urls}
+        one = sqs.get_queue_attributes(QueueUrl=urls[0], AttributeNames=["QueueArn"])["Attributes"]
+    assert after == before
+    assert one == {"QueueArn": before[urls[0]]["QueueArn"]}
+
+
+def test_moto_sqs_send_and_receive_no_longer_count_the_queue(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What made a backlog slow every request: each one walked every queued message."""
+    walks: list[str] = []
+    counted = Queue.approximate_number_of_messages
+    monkeypatch.setattr(
+        Queue, "approximate_number_of_messages", property(lambda q: walks.append(q.name) or counted.fget(q))
+    )
+    url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
+
+    def traffic() -> None:
+        for n in range(20):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    traffic()
+    assert len(walks) >= 30, "moto as shipped walks the queue per send and per received message"
+    walks.clear()
+    with moto_sqs.installed():
+        traffic()
+    assert walks == []
