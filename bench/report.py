@@ -259,10 +259,10 @@ def _fresh_section(results: Results) -> list[str]:
         out += [
             "",
             "100 views/s is not driven here: on this shared 2-core machine the local stack (every function, moto "
-            "and the pollers in one Python process) serves about 15-20 views/s at best "
-            "(a probe while writing this: 21 views/s over 20 persistent sockets, 15 with a socket per view), "
-            "and a 100 views/s run "
-            "fails most views with timeouts, which would measure the machine, not the design. On AWS the functions "
+            "and the pollers in one Python process) answers at most about 26 views/s and counts about half that "
+            "(the reliability suite's 100 clients x 10,000 views: replies at 26 views/s, a queue backlog, the last "
+            "view counted some 13 minutes after the first; tests/reliability/FIGURES.md), so a 100 views/s run "
+            "would measure this machine's queueing, not the design. On AWS the functions "
             "scale out; with no batching window (the wiring table's default) what remains per view is SNS to SQS, "
             "a receive, one transaction per key, the stream poll (Lambda polls a shard 4 times a second) and one "
             "Put. The projection assumes a poller gathers for one poll cycle (bench/project.py, "
