@@ -338,7 +338,8 @@ def _cold_verdict(cold: list[ColdStart]) -> list[str]:
         return []
     floor_text = (
         f" Importing pydantic alone before boto3 and a DynamoDB client is {floor.ratio:.2f}x that baseline "
-        f"(the last row): no module that imports pydantic can get much below it."
+        f"(the last row, {floor.deployed_ms - floor.baseline_ms:.0f} ms more on this machine): no module that "
+        "imports pydantic can get much below it."
         if floor is not None
         else ""
     )
@@ -348,7 +349,7 @@ def _cold_verdict(cold: list[ColdStart]) -> list[str]:
         f"(`handlers/schema.py`); `connect`, `disconnect` and `default` use only the envelope (`handlers/api.py`) "
         f"and load no pydantic.{floor_text} What would close it: validating the few fields of a view and a "
         "stats message by hand in the hot path (the architecture asks for one pydantic schema, so this trades "
-        "one of its rules for about a tenth of a second once per container), or Lambda SnapStart for Python, "
+        "one of its rules for that much time once per container), or Lambda SnapStart for Python, "
         "which restores an initialised container but bills cache and restores per function version, more than "
         "this whole system costs at a blog's traffic. Building validators lazily only moves the cost into the "
         "first event, which the visitor waits for all the same.",
