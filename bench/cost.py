@@ -2,10 +2,11 @@
 
 Ours is counted from the local stack's recorded calls (bench/hooks): every handler
 invocation, AWS API call and SDK retry in the run's window. DynamoDB units are
-computed from the requests by DynamoDB's rules, since the handlers do not ask for
-ReturnConsumedCapacity: an eventually consistent read is 0.5 RRU per 4 KB, a
-standard write 1 WRU per 1 KB, a transactional write 2 WRU per item per 1 KB, a
-Scan 0.5 RRU per 4 KB read; a failed conditional write still consumes its units.
+computed from the requests by DynamoDB's rules: moto's ReturnConsumedCapacity is
+not AWS's (0.5 units for an UpdateItem, nothing for TransactWriteItems). An
+eventually consistent read is 0.5 RRU per 4 KB, a standard write 1 WRU per 1 KB,
+a transactional write 2 WRU per item per 1 KB, a Scan 0.5 RRU per 4 KB read; a
+failed conditional write still consumes its units.
 
 Modelled rather than measured, and said so in the table:
 - connection minutes: the client keeps its socket for the page session
