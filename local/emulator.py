@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import boto3
 from botocore.config import Config
@@ -27,6 +29,11 @@ from handlers.wiring import (
     physical_table_name,
 )
 from local import moto_sqs, moto_transactions
+
+Patch = tuple[object, str, object]
+"""(owner, attribute, replacement): one fix to moto, set on its module or class."""
+MOTO_FIXES: list[Patch] = [*moto_transactions.PATCHES, *moto_sqs.PATCHES]
+"""What keeps moto's cost per request flat as tables and queues grow (see each module)."""
 
 STACK = "local"
 REGION = "us-east-1"
@@ -92,12 +99,26 @@ def apply_environment(env: Mapping[str, str], target: MutableMapping[str, str] =
     target.update(env)
 
 
+def install_patches(patches: Iterable[Patch]) -> None:
+    """For the rest of this process: the local stack's emulator runs in it."""
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+
+
+@contextmanager
+def patched(patches: Iterable[Patch]) -> Iterator[None]:
+    """For the duration of a block (tests), then moto as it was."""
+    with ExitStack() as stack:
+        for owner, name, value in patches:
+            stack.enter_context(mock.patch.object(owner, name, value))
+        yield
+
+
 def start_server(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """moto on 127.0.0.1 (never on all interfaces: it accepts any credentials)."""
     # werkzeug logs every request (hundreds a minute with long polling) at INFO.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto_transactions.install()
-    moto_sqs.install()
+    install_patches(MOTO_FIXES)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

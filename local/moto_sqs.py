@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 from moto.core.utils import camelcase_to_underscores
 from moto.sqs.models import Queue
-
-_original = Queue.attributes
 
 
 class LazyAttributes(Mapping[str, Any]):
@@ -58,16 +55,8 @@ def _lazy_attributes(queue: Queue) -> LazyAttributes:
     return LazyAttributes(queue)
 
 
-def install() -> None:
-    """Patch moto in this process (the local stack's emulator runs in it). Idempotent."""
-    Queue.attributes = property(_lazy_attributes)  # type: ignore[assignment,method-assign]
+MOTO_ATTRIBUTES = Queue.attributes
+"""moto's own property, kept for the tests that compare against it."""
 
-
-@contextmanager
-def installed() -> Iterator[None]:
-    """The patch for the duration of a block (tests), then moto as it was."""
-    install()
-    try:
-        yield
-    finally:
-        Queue.attributes = _original  # type: ignore[method-assign]
+PATCHES = [(Queue, "attributes", property(_lazy_attributes))]
+"""Installed by local/emulator.py (for good in the stack's process, for a block in tests)."""

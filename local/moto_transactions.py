@@ -12,8 +12,6 @@ transaction names, plus the length of each stream, to restore on failure.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,7 +24,6 @@ _original = DynamoDBBackend.transact_write_items
 
 
 def _deepcopy_except_tables(obj: Any, memo: dict[int, Any] | None = None) -> Any:
-    # The whole-table backups become references; the wrapper below restores instead.
     return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
 
 
@@ -75,18 +72,9 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         raise
 
 
-def install() -> None:
-    """Patch moto in this process (the local stack's emulator runs in it). Idempotent."""
-    dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_except_tables)  # type: ignore[attr-defined,assignment]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
-
-@contextmanager
-def installed() -> Iterator[None]:
-    """The patch for the duration of a block (tests), then moto as it was."""
-    install()
-    try:
-        yield
-    finally:
-        dynamodb_models.copy = copy  # type: ignore[attr-defined]
-        DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
+PATCHES = [
+    # The whole-table backups become references; transact_write_items restores instead.
+    (dynamodb_models, "copy", SimpleNamespace(deepcopy=_deepcopy_except_tables)),
+    (DynamoDBBackend, "transact_write_items", transact_write_items),
+]
+"""Installed by local/emulator.py (for good in the stack's process, for a block in tests)."""

@@ -8,24 +8,18 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import REGION, fake_aws_environment
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import Queue, sqs_backends
 
 from local import moto_sqs
-
-REGION = "us-east-1"
+from local.emulator import patched
 
 
 @pytest.fixture
 def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
-        monkeypatch.setenv(name, value)
+    fake_aws_environment(monkeypatch)
     with mock_aws():
         yield boto3.client("sqs")
 
@@ -51,7 +45,7 @@ def test_moto_sqs_lazy_attributes_equal_motos_own(sqs: Any) -> None:
     queues = make_queues(sqs)
     assert len(queues) == 4
     for queue in queues:
-        assert dict(moto_sqs.LazyAttributes(queue)) == moto_sqs._original.fget(queue), queue.name
+        assert dict(moto_sqs.LazyAttributes(queue)) == moto_sqs.MOTO_ATTRIBUTES.fget(queue), queue.name
     counts = dict(moto_sqs.LazyAttributes(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues["q-redrive"]))
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == (3, 2)
     assert counts["ApproximateNumberOfMessagesDelayed"] == 1
@@ -61,7 +55,7 @@ def test_moto_sqs_answers_the_same_through_the_api(sqs: Any) -> None:
     make_queues(sqs)
     urls = sqs.list_queues()["QueueUrls"]
     before = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"] for url in urls}
-    with moto_sqs.installed():
+    with patched(moto_sqs.PATCHES):
         after = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"] for url in urls}
         one = sqs.get_queue_attributes(QueueUrl=urls[0], AttributeNames=["QueueArn"])["Attributes"]
     assert after == before
@@ -86,6 +80,6 @@ def test_moto_sqs_send_and_receive_no_longer_count_the_queue(sqs: Any, monkeypat
     traffic()
     assert len(walks) >= 30, "moto as shipped walks the queue per send and per received message"
     walks.clear()
-    with moto_sqs.installed():
+    with patched(moto_sqs.PATCHES):
         traffic()
     assert walks == []

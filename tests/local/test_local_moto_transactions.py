@@ -9,24 +9,20 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from conftest import fake_aws_environment
 from moto import mock_aws
 
 from handlers.wiring import COUNTED_EVENTS, POST_COUNT_WRITER, WIRING, create_table_request
 from local import moto_transactions
+from local.emulator import patched
 
 WRITER, MARKERS = f"t-{POST_COUNT_WRITER}", f"t-{COUNTED_EVENTS}"
 
 
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws(), moto_transactions.installed():
+    fake_aws_environment(monkeypatch)
+    with mock_aws(), patched(moto_transactions.PATCHES):
         client = boto3.client("dynamodb")
         for spec in WIRING.tables:
             client.create_table(**create_table_request(spec, "t"))
