@@ -114,7 +114,7 @@ async def _one_view(stack: Stack, view: ViewResult, run: LoadRun) -> None:
     view.started = time.time()
     try:
         async with connect(
-            stack.ws_url, origin=Origin(stack.origin), compression=None, open_timeout=REPLY_TIMEOUT
+            stack.ready.ws_url, origin=Origin(stack.ready.origin), compression=None, open_timeout=REPLY_TIMEOUT
         ) as ws:
             run.connections += 1
             view.sent = time.time()
@@ -132,7 +132,7 @@ async def _one_view(stack: Stack, view: ViewResult, run: LoadRun) -> None:
 
 async def _warm_up(stack: Stack, count: int = 5) -> None:
     """`stats` frames change no count: they warm the gateway path before the clock starts."""
-    async with connect(stack.ws_url, origin=Origin(stack.origin), compression=None) as ws:
+    async with connect(stack.ready.ws_url, origin=Origin(stack.ready.origin), compression=None) as ws:
         for _ in range(count):
             await ws.send(json.dumps({"message": "stats"}))
             await ws.recv()
@@ -157,10 +157,10 @@ class ReaderPoller(threading.Thread):
     def __init__(self, stack: Stack, interval: float) -> None:
         super().__init__(name="reader-poller", daemon=True)
         self.interval = interval
-        self.table = f"{stack.stack}-PostCountReader"
+        self.table = f"{stack.ready.stack}-PostCountReader"
         self.ddb = boto3.client(
             "dynamodb",
-            endpoint_url=stack.aws_endpoint,
+            endpoint_url=stack.ready.aws_url,
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",

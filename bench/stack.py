@@ -31,15 +31,9 @@ class StackError(RuntimeError):
 
 @dataclass(frozen=True)
 class Stack:
-    ws_url: str
-    aws_endpoint: str
-    stack: str
+    ready: launcher.Ready
+    """Its URLs, stack name and own origin, as the ready line gave them."""
     calls_path: Path
-
-    @property
-    def origin(self) -> str:
-        """The gateway admits its own origin (it serves the demo blog)."""
-        return "http://" + self.ws_url.removeprefix("ws://")
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -63,7 +57,7 @@ def local_stack(workdir: Path) -> Iterator[Stack]:
         except RuntimeError as exc:
             raise StackError(f"{exc}:\n{_tail(errors)}") from None
         try:
-            yield Stack(ready.ws_url, ready.aws_url, ready.stack, calls)
+            yield Stack(ready, calls)
         finally:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 launcher.stop(proc, STOP_SECONDS)
