@@ -36,11 +36,12 @@ class HandlerPackage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HandlerPackageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:HandlerPackage", name, None, opts)
-        build_root = args.build_root or packaging.BUILD_ROOT
-        bytecode = packaging.lambda_bytecode() if args.bytecode is None else args.bytecode
-        self.code = packaging.code_archive(args.handlers_dir, build_root / "code-bytecode" if bytecode else None)
-        layer_dir = packaging.build_layer(
-            args.requirements, build_root, args.pip_runner or packaging.run_pip, bytecode=bytecode
+        self.code, layer_dir = packaging.build_package(
+            args.handlers_dir,
+            args.requirements,
+            args.build_root or packaging.BUILD_ROOT,
+            args.pip_runner or packaging.run_pip,
+            args.bytecode,
         )
         layer = aws.lambda_.LayerVersion(
             f"{name}-layer",

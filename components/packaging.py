@@ -98,6 +98,20 @@ def compile_handlers(sources: dict[str, Path], target: Path) -> dict[str, Path]:
     return compiled
 
 
+def build_package(
+    handlers_dir: Path,
+    requirements: Path,
+    build_root: Path = BUILD_ROOT,
+    runner: PipRunner | None = None,
+    bytecode: bool | None = None,
+) -> tuple[pulumi.AssetArchive, Path]:
+    """The code archive and the layer directory, both with bytecode or both without
+    (default: when this interpreter is the Lambda runtime's, see lambda_bytecode)."""
+    bytecode = lambda_bytecode() if bytecode is None else bytecode
+    code = code_archive(handlers_dir, build_root / "code-bytecode" if bytecode else None)
+    return code, build_layer(requirements, build_root, runner, bytecode=bytecode)
+
+
 def archive_digest(archive: pulumi.Asset | pulumi.Archive) -> str:
     """A content hash of an archive as Pulumi would package it (names and bytes, in order)."""
     digest = hashlib.sha256()

@@ -105,6 +105,16 @@ def test_packaging_code_bytecode_is_what_python_runs(handlers_dir: Path, tmp_pat
     assert result.stdout.split() == ["42", "True"]
 
 
+@pytest.mark.parametrize("bytecode", [True, False])
+def test_packaging_code_and_layer_carry_bytecode_together(
+    handlers_dir: Path, requirements: Path, tmp_path: Path, bytecode: bool
+) -> None:
+    code, layer = packaging.build_package(handlers_dir, requirements, tmp_path / "build", FakePip(), bytecode)
+    code_pyc = [name for name in _archive_files(code) if name.endswith(".pyc")]
+    layer_pyc = list(layer.rglob("*.pyc"))
+    assert (bool(code_pyc), bool(layer_pyc)) == (bytecode, bytecode)
+
+
 def test_packaging_pip_args_target_the_lambda_platform(requirements: Path, tmp_path: Path) -> None:
     args = packaging.pip_install_args(requirements, tmp_path / "python")
     joined = " ".join(args)
