@@ -70,6 +70,7 @@ gateway = WebSocketGateway(
 )
 
 pulumi.export("websocketUrl", gateway.url)
+pulumi.export("consoleUrl", gateway.console_url)
 pulumi.export("tableNames", store.table_names)
 pulumi.export("topicArn", bus.topic_arn)
 pulumi.export("deadLetterQueueUrls", bus.dead_letter_queue_urls)

@@ -55,6 +55,13 @@ def redeployment_hash(routes: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def console_url(execution_arn: str, stage: str) -> str:
+    """Pure: the AWS console's page of this API's stage (an https link for the GitHub deployment;
+    GitHub shows no link for the wss:// URL). The region comes from the execute-api ARN."""
+    _, _, _, region, _, api_id = execution_arn.split(":", 5)
+    return f"https://{region}.console.aws.amazon.com/apigateway/main/apis/{api_id}/stages?api={api_id}&region={region}"
+
+
 def invoke_source_arn(execution_arn: str) -> str:
     """Any stage and route of this one API (execute-api ARN: <api>/<stage>/<route>)."""
     return f"{execution_arn}/*/*"
@@ -65,6 +72,7 @@ class WebSocketGateway(pulumi.ComponentResource):
 
     api_id: pulumi.Output[str]
     url: pulumi.Output[str]
+    console_url: pulumi.Output[str]
     stage_name: pulumi.Output[str]
     access_log_group_name: pulumi.Output[str]
 
@@ -99,12 +107,14 @@ class WebSocketGateway(pulumi.ComponentResource):
         stage = self._create_stage(api, deployment, access_logs)
         self.api_id = api.id
         self.url = stage.invoke_url
+        self.console_url = pulumi.Output.all(api.execution_arn, stage.name).apply(lambda a: console_url(*a))
         self.stage_name = stage.name
         self.access_log_group_name = access_logs.name
         self.register_outputs(
             {
                 "api_id": self.api_id,
                 "url": self.url,
+                "console_url": self.console_url,
                 "stage_name": self.stage_name,
                 "access_log_group_name": self.access_log_group_name,
             }
