@@ -65,6 +65,7 @@ gateway = WebSocketGateway(
         table_arns=store.table_arns,
         topic_arn=bus.topic_arn,
         throttling=config.throttling,
+        access_logs=config.access_logs,
         stage_depends_on=account,
     ),
 )
