@@ -65,11 +65,13 @@ gateway = WebSocketGateway(
         table_arns=store.table_arns,
         topic_arn=bus.topic_arn,
         throttling=config.throttling,
+        access_logs=config.access_logs,
         stage_depends_on=account,
     ),
 )
 
 pulumi.export("websocketUrl", gateway.url)
+pulumi.export("consoleUrl", gateway.console_url)
 pulumi.export("tableNames", store.table_names)
 pulumi.export("topicArn", bus.topic_arn)
 pulumi.export("deadLetterQueueUrls", bus.dead_letter_queue_urls)

@@ -30,6 +30,7 @@ EXAMPLES = {
     "batching": "{batchSize: 10, batchingWindowSeconds: 1, maximumConcurrency: 5}",
     "pageRules": '[{path: "/", match: exact, page: Home_Page, eventType: homepage_view}]',
     "protect": "true",
+    "accessLogs": "true",
     "createApiGatewayAccount": "false",
 }
 
@@ -79,6 +80,9 @@ class StackConfig:
     """Page rules for the views function; None keeps the handlers' defaults."""
     protect: bool
     """Deletion protection, point-in-time recovery and Pulumi protect on the tables."""
+    access_logs: bool
+    """Stage access logs; they need the account's API Gateway CloudWatch role (off by default,
+    so a fresh account deploys)."""
     create_api_gateway_account: bool
     """Create the account-wide API Gateway CloudWatch role (one stack per account and region)."""
 
@@ -215,5 +219,6 @@ def parse_config(get: Getter) -> StackConfig:
         batching=_batching(get),
         page_rules=_page_rules(get),
         protect=_flag(get, "protect"),
+        access_logs=_flag(get, "accessLogs"),
         create_api_gateway_account=_flag(get, "createApiGatewayAccount"),
     )

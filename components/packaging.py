@@ -35,8 +35,11 @@ PIP_PLATFORM_ARGS = (
     "--implementation", "cp",
     "--python-version", "3.12",
     "--only-binary=:all:",
-    "--no-compile",
 )  # fmt: skip
+# --no-compile: bytecode is added by precompile() only where it is reproducible.
+# --require-hashes: every package of the closure is pinned with its wheel's hash, so no
+# dependency can float (or be swapped) under an unchanged requirements file and cache key.
+PIP_INSTALL_FLAGS = ("--no-compile", "--require-hashes")
 
 LAMBDA_PYTHON = (3, 12)
 CODE_MOUNT = "/var/task"
@@ -142,7 +145,7 @@ def _feed_bytes(digest: hashlib._Hash, name: str, data: bytes) -> None:
 def layer_cache_key(requirements: Path, precompiled: bool = False) -> str:
     """Changes when the requirements, the target platform or the bytecode change, and only then."""
     digest = hashlib.sha256(requirements.read_bytes())
-    digest.update("\0".join(PIP_PLATFORM_ARGS).encode())
+    digest.update("\0".join(PIP_PLATFORM_ARGS + PIP_INSTALL_FLAGS).encode())
     if precompiled:
         digest.update(b"\0bytecode-" + ".".join(map(str, sys.version_info[:2])).encode())
     return digest.hexdigest()[:32]
@@ -172,11 +175,35 @@ def pip_install_args(requirements: Path, target: Path) -> list[str]:
         "--disable-pip-version-check",
         "--quiet",
         *PIP_PLATFORM_ARGS,
+        *PIP_INSTALL_FLAGS,
         "--target",
         str(target),
         "-r",
         str(requirements),
     ]
+
+
+def pinned_requirements(wheels: Sequence[Path], header: str = "") -> str:
+    """Pure: a hash-pinned requirements file, one `name==version --hash=sha256:...` per wheel."""
+    lines = [header] if header else []
+    for wheel in sorted(wheels, key=lambda p: p.name.lower()):
+        name, version = wheel.name.split("-")[:2]  # wheel names: name-version-tags.whl
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        lines.append(f"{name.replace('_', '-').lower()}=={version} \\\n    --hash=sha256:{digest}")
+    return "\n".join(lines) + "\n"
+
+
+PIN_HEADER = (
+    "# The Lambda layer: what the handlers import beyond the python3.12 runtime (which ships boto3).\n"
+    "# The whole closure for manylinux2014_aarch64 / CPython 3.12, with each wheel's hash (pip\n"
+    "# installs it with --require-hashes). Regenerate, never edit: python -m components.packaging pydantic==X.Y.Z"
+)
+
+
+def pin_layer(top_level: Sequence[str], requirements: Path, download: Path) -> None:
+    """Resolve `top_level` for the Lambda platform and write its pinned, hashed closure."""
+    run_pip(["download", "--disable-pip-version-check", "--quiet", *PIP_PLATFORM_ARGS, "-d", str(download), *top_level])
+    requirements.write_text(pinned_requirements(sorted(download.glob("*.whl")), PIN_HEADER))
 
 
 def run_pip(args: Sequence[str]) -> None:
@@ -214,3 +241,10 @@ def build_layer(
             raise
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        pin_layer(sys.argv[1:] or ["pydantic"], ROOT / "handlers" / "requirements.txt", Path(scratch))

@@ -17,11 +17,16 @@ from handlers.wiring import TableGrant
 Statement = dict[str, Any]
 
 VERSION = "2012-10-17"
+# What Lambda's event source mapping calls on the one stream ARN it is given. AWS's
+# examples also list dynamodb:ListStreams (the DynamoDB guide's Lambda example on the
+# stream ARN, the managed policy AWSLambdaDynamoDBExecutionRole on "*"), but ListStreams
+# lists an account's streams, has no resource-level permission (so on a stream ARN it
+# grants nothing, and granting it means "*"), and a mapping that is handed the stream
+# ARN never needs to find it: it is left out rather than widened.
 STREAM_READ_ACTIONS = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
 )
 QUEUE_CONSUME_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")

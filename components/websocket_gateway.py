@@ -45,6 +45,8 @@ class WebSocketGatewayArgs:
     """The view-event topic, for functions that publish."""
     throttling: Throttling
     """Stage-wide burst and rate limits."""
+    access_logs: bool = False
+    """Write stage access logs; API Gateway refuses them until the account's CloudWatch role is set."""
     stage_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """E.g. the account's API Gateway CloudWatch role, which stage logging requires."""
 
@@ -53,6 +55,13 @@ def redeployment_hash(routes: Sequence[Mapping[str, Any]]) -> str:
     """Pure: changes whenever a route, its integration or its route response changes."""
     canonical = json.dumps(sorted(routes, key=lambda r: str(r.get("routeKey"))), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def console_url(execution_arn: str, stage: str) -> str:
+    """Pure: the AWS console's page of this API's stage (an https link for the GitHub deployment;
+    GitHub shows no link for the wss:// URL). The region comes from the execute-api ARN."""
+    _, _, _, region, _, api_id = execution_arn.split(":", 5)
+    return f"https://{region}.console.aws.amazon.com/apigateway/main/apis/{api_id}/stages?api={api_id}&region={region}"
 
 
 def invoke_source_arn(execution_arn: str) -> str:
@@ -65,8 +74,9 @@ class WebSocketGateway(pulumi.ComponentResource):
 
     api_id: pulumi.Output[str]
     url: pulumi.Output[str]
+    console_url: pulumi.Output[str]
     stage_name: pulumi.Output[str]
-    access_log_group_name: pulumi.Output[str]
+    access_log_group_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: WebSocketGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:WebSocketGateway", name, None, opts)
@@ -90,21 +100,27 @@ class WebSocketGateway(pulumi.ComponentResource):
             # The API must hold every route and route response before it is snapshotted.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[r for route in routes for r in route.resources]),
         )
-        access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.runtime.prefix}-websocket",
-            retention_in_days=args.runtime.log_retention_days,
-            opts=child,
+        access_logs = (
+            aws.cloudwatch.LogGroup(
+                f"{name}-access-logs",
+                name=f"/aws/apigateway/{args.runtime.prefix}-websocket",
+                retention_in_days=args.runtime.log_retention_days,
+                opts=child,
+            )
+            if args.access_logs
+            else None
         )
         stage = self._create_stage(api, deployment, access_logs)
         self.api_id = api.id
         self.url = stage.invoke_url
+        self.console_url = pulumi.Output.all(api.execution_arn, stage.name).apply(lambda a: console_url(*a))
         self.stage_name = stage.name
-        self.access_log_group_name = access_logs.name
+        self.access_log_group_name = access_logs.name if access_logs else None
         self.register_outputs(
             {
                 "api_id": self.api_id,
                 "url": self.url,
+                "console_url": self.console_url,
                 "stage_name": self.stage_name,
                 "access_log_group_name": self.access_log_group_name,
             }
@@ -180,7 +196,7 @@ class WebSocketGateway(pulumi.ComponentResource):
         self,
         api: aws.apigatewayv2.Api,
         deployment: aws.apigatewayv2.Deployment,
-        access_logs: aws.cloudwatch.LogGroup,
+        access_logs: aws.cloudwatch.LogGroup | None,
     ) -> aws.apigatewayv2.Stage:
         runtime = self._args.runtime
         return aws.apigatewayv2.Stage(
@@ -195,10 +211,15 @@ class WebSocketGateway(pulumi.ComponentResource):
                 logging_level="OFF",
                 data_trace_enabled=False,
             ),
+            # Off unless asked for: on an account whose API Gateway CloudWatch role is unset
+            # (every fresh one), AWS refuses the stage ("CloudWatch Logs role ARN must be set
+            # in account settings to enable logging").
             access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
                 destination_arn=access_logs.arn,
                 format=ACCESS_LOG_FORMAT,
-            ),
+            )
+            if access_logs
+            else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.stage_depends_on)),
         )
 

@@ -2,12 +2,15 @@
 
 Created lazily rather than at import so tests can start moto first; the endpoint
 comes from the settings (the local stack sets AWS_ENDPOINT_URL, AWS never does).
-Timeouts are short and retries bounded: a view is answered `unavailable` rather
-than left hanging past the API Gateway integration timeout (29 s).
+Timeouts are short and retries bounded, and `worst_case_seconds` says how long a call
+can take at most, so a function that replies (views, stats) answers `unavailable`
+before its own timeout instead of being cut off (tests/test_aws_timeouts.py holds the
+wiring table's timeouts to it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -16,16 +19,54 @@ from botocore.config import Config
 
 from handlers.settings import load_settings
 
-_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
-)
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one AWS call may wait, and how often botocore tries it."""
+
+    connect_seconds: float
+    """TCP and TLS connect, per attempt."""
+    read_seconds: float
+    """Wait for the response, per attempt (per socket read: a trickling server can stretch it)."""
+    attempts: int
+    """Attempts in all, the first included (botocore's total_max_attempts)."""
+
+
+# botocore's standard retry mode sleeps before retry n (n = 1, 2, ...) at most
+# min(2 ** (n - 1), 20) s (throttling's base of 1 s; other errors wait less), and up to 5 s
+# more when the reply carries x-amz-retry-after (botocore/retries/standard.py).
+MAX_BACKOFF_SECONDS = 20.0
+RETRY_AFTER_EXTRA_SECONDS = 5.0
+
+TIMEOUTS = Timeouts(connect_seconds=1.0, read_seconds=2.0, attempts=2)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Pure: the longest botocore can sleep between `attempts` attempts."""
+    return sum(min(2.0 ** (n - 1), MAX_BACKOFF_SECONDS) + RETRY_AFTER_EXTRA_SECONDS for n in range(1, attempts))
+
+
+def worst_case_seconds(timeouts: Timeouts, calls: int) -> float:
+    """Pure: the longest `calls` sequential AWS calls can take before the last one gives up."""
+    per_call = timeouts.attempts * (timeouts.connect_seconds + timeouts.read_seconds) + backoff_seconds(
+        timeouts.attempts
+    )
+    return calls * per_call
+
+
+def botocore_config(timeouts: Timeouts) -> Config:
+    return Config(
+        connect_timeout=timeouts.connect_seconds,
+        read_timeout=timeouts.read_seconds,
+        # total_max_attempts, not max_attempts: botocore reads max_attempts as retries
+        # after the first attempt, one more attempt than the name says.
+        retries={"mode": "standard", "total_max_attempts": timeouts.attempts},
+    )
 
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, endpoint_url=load_settings().endpoint_url, config=_CONFIG)
+    return boto3.client(service, endpoint_url=load_settings().endpoint_url, config=botocore_config(TIMEOUTS))
 
 
 def reset() -> None:

@@ -64,6 +64,9 @@ class FunctionSpec:
     """Publishes to the view-event topic (sns:Publish on that topic only)."""
     timeout_seconds: int = 10
     memory_mb: int = 256
+    reply_calls: int = 0
+    """Sequential AWS calls, at most, before the function replies to a WebSocket frame; its
+    timeout must cover their worst case (handlers.aws.worst_case_seconds) and the reply."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,9 @@ WIRING = Wiring(
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
             ),
             publishes=True,
+            # A read, then a publish; 25 s leaves API Gateway's 29 s for a cold start.
+            reply_calls=2,
+            timeout_seconds=25,
         ),
         FunctionSpec(
             "stats",
@@ -171,6 +177,9 @@ WIRING = Wiring(
                 TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem", "dynamodb:Scan")),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:Scan",)),
             ),
+            # The posts (one BatchGetItem or Scan page), then the pages (one Scan page).
+            reply_calls=2,
+            timeout_seconds=25,
         ),
         _counter("homepage-counter", HOME_AND_PROFILE),
         _counter("profile-counter", HOME_AND_PROFILE),

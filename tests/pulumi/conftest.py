@@ -35,10 +35,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def run_stack(tmp_path_factory: pytest.TempPathFactory) -> RunStack:
-    """Run the program for a stack and config file; returns its resource graph."""
+    """Run the program for a stack and config file; returns its resource graph.
+
+    The account is a fresh one (no API Gateway CloudWatch role) unless account_role_set.
+    """
     build_root = tmp_path_factory.mktemp("layer-cache")
 
-    def run(stack: str, config: Path | None = None) -> StackGraph:
+    def run(stack: str, config: Path | None = None, account_role_set: bool = False) -> StackGraph:
         out = tmp_path_factory.mktemp(f"graph-{stack}") / "graph.json"
         result = subprocess.run(
             [
@@ -52,6 +55,7 @@ def run_stack(tmp_path_factory: pytest.TempPathFactory) -> RunStack:
                 str(out),
                 "--build-root",
                 str(build_root),
+                *(["--account-role-set"] if account_role_set else []),
             ],
             cwd=ROOT,
             check=False,

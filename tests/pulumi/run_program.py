@@ -6,7 +6,8 @@ and root stack are process-global: one process per stack keeps stage and prod ap
     python tests/pulumi/run_program.py --stack stage --config Pulumi.stage.yaml --out graph.json
 
 The layer build is redirected to --build-root with a fake pip (no network); everything
-else is the real program.
+else is the real program. The account is a fresh one unless --account-role-set: like AWS,
+the run fails on a stage with access logs while API Gateway's CloudWatch role is unset.
 """
 
 from __future__ import annotations
@@ -116,6 +117,24 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResource(request)
 
 
+CLOUDWATCH_ROLE_UNSET = (
+    "BadRequestException: CloudWatch Logs role ARN must be set in account settings to enable logging"
+)
+
+
+def logging_refusals(registrations: list[dict[str, Any]], inputs: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """What AWS would refuse on an account whose API Gateway CloudWatch role is unset (every
+    fresh one): a stage with access logs, unless it waits for an Account resource of this stack."""
+    accounts = {r["urn"] for r in registrations if r["type"] == "aws:apigateway/account:Account"}
+    return [
+        f"{r['name']}: {CLOUDWATCH_ROLE_UNSET}"
+        for r in registrations
+        if r["type"] == "aws:apigatewayv2/stage:Stage"
+        and inputs.get((r["type"], r["name"]), {}).get("accessLogSettings")
+        and not accounts & set(r["dependencies"])
+    ]
+
+
 def _archive_names(archive: pulumi.Archive, prefix: str = "") -> list[str]:
     if isinstance(archive, pulumi.AssetArchive):
         names = []
@@ -156,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--build-root", required=True, type=Path)
+    parser.add_argument(
+        "--account-role-set",
+        action="store_true",
+        help="the account already has API Gateway's CloudWatch role (default: a fresh account)",
+    )
     options = parser.parse_args(argv)
 
     packaging.BUILD_ROOT = options.build_root
@@ -176,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         return pulumi.Output.all(**getattr(root, "outputs", {})).apply(exports.update)
 
     run()
+    refused = [] if options.account_role_set else logging_refusals(monitor.registrations, mocks.inputs)
+    if refused:
+        print("\n".join(refused), file=sys.stderr)
+        return 1
     resources = [
         {**r, "inputs": jsonable(mocks.inputs.get((r["type"], r["name"]), {}))}
         for r in monitor.registrations

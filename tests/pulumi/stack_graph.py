@@ -91,7 +91,8 @@ class StackGraph:
 
 
 RunStack = Callable[..., StackGraph]
-"""run_stack(stack, config_file=None): the program's graph for that stack (conftest fixture)."""
+"""run_stack(stack, config_file=None, account_role_set=False): the program's graph for that
+stack, on a fresh account unless account_role_set (conftest fixture)."""
 
 
 class ProgramFailed(AssertionError):

@@ -47,6 +47,7 @@ def test_config_minimal_values_parse_with_defaults() -> None:
     assert config.batching == Batching()
     assert config.page_rules is None
     assert config.protect is False
+    assert config.access_logs is False
     assert config.create_api_gateway_account is False
 
 
@@ -126,3 +127,8 @@ def test_config_page_rules_errors_name_the_key() -> None:
 
 def test_config_protect_must_be_a_boolean() -> None:
     assert _error(protect="yes").startswith("blog-analytics:protect: must be true or false")
+
+
+def test_config_access_logs_must_be_a_boolean() -> None:
+    assert _parse(accessLogs=True).access_logs is True
+    assert _error(accessLogs="on").startswith("blog-analytics:accessLogs: must be true or false")

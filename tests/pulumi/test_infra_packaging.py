@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -124,10 +126,42 @@ def test_packaging_pip_args_target_the_lambda_platform(requirements: Path, tmp_p
         "--python-version 3.12",
         "--only-binary=:all:",
         "--no-compile",
+        "--require-hashes",
     ):
         assert flag in joined
     assert args[args.index("--target") + 1] == str(tmp_path / "python")
     assert args[args.index("-r") + 1] == str(requirements)
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    """A requirements file's requirements, continuation lines joined, comments dropped."""
+    joined = path.read_text().replace("\\\n", " ")
+    return [" ".join(line.split()) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_packaging_layer_requirements_pin_the_whole_closure_with_hashes() -> None:
+    """pip's --require-hashes refuses any package of the closure that is not pinned with its hash."""
+    lines = _requirement_lines(packaging.ROOT / "handlers" / "requirements.txt")
+    pins = {line.split("==")[0]: line for line in lines}
+    assert {"pydantic", "pydantic-core", "typing-extensions", "annotated-types"} <= set(pins)
+    for name, line in pins.items():
+        assert re.fullmatch(rf"{name}==[\w.]+( --hash=sha256:[0-9a-f]{{64}})+", line), line
+    app = _requirement_lines(packaging.ROOT / "requirements.txt")
+    assert pins["pydantic"].split()[0] in app, "the layer must run the pydantic the tests run"
+
+
+def test_packaging_pinned_requirements_list_each_wheel_with_its_hash(tmp_path: Path) -> None:
+    wheels = [tmp_path / "typing_extensions-4.16.0-py3-none-any.whl", tmp_path / "pydantic-2.14.3-py3-none-any.whl"]
+    for wheel in wheels:
+        wheel.write_bytes(wheel.name.encode())
+    text = packaging.pinned_requirements(wheels, "# header")
+    digest = hashlib.sha256(wheels[0].name.encode()).hexdigest()
+    assert text.splitlines()[0] == "# header"
+    (tmp_path / "r.txt").write_text(text)
+    assert _requirement_lines(tmp_path / "r.txt") == [
+        f"pydantic==2.14.3 --hash=sha256:{hashlib.sha256(wheels[1].name.encode()).hexdigest()}",
+        f"typing-extensions==4.16.0 --hash=sha256:{digest}",
+    ]
 
 
 def test_packaging_layer_is_built_into_a_python_directory(requirements: Path, tmp_path: Path) -> None:

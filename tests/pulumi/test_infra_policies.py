@@ -106,3 +106,15 @@ def test_function_environment_refuses_the_local_endpoint() -> None:
 def test_function_environment_names_a_missing_value() -> None:
     with pytest.raises(ValueError, match="PAGE_RULES"):
         function_environment(FunctionSpec("f", "handlers.f", env=("PAGE_RULES",)), RUNTIME)
+
+
+def test_policies_stream_read_grants_no_list_streams() -> None:
+    """ListStreams has no resource-level permission: on the stream ARN it is dead weight, and the
+    mapping, handed the stream ARN, needs only DescribeStream, GetShardIterator and GetRecords."""
+    statement = policies.read_stream_statement("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x")
+    assert sorted(statement["Action"]) == [
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+    ]
+    assert statement["Resource"] == ["arn:aws:dynamodb:eu-west-1:1:table/t/stream/x"]

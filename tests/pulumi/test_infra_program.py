@@ -126,7 +126,32 @@ def test_gateway_stage_throttling_comes_from_config(stage: StackGraph) -> None:
     assert settings["throttlingRateLimit"] == STAGE_CONFIG.throttling.rate_limit
 
 
-def test_gateway_access_logs_are_json_without_source_ip_or_connection_id(stack: StackGraph) -> None:
+def test_gateway_shipped_stacks_deploy_on_a_fresh_account_without_access_logs(stack: StackGraph) -> None:
+    """The fixtures run on a fresh account (no API Gateway CloudWatch role), as a new blog owner's is."""
+    (stage,) = stack.of_type(STAGE)
+    assert stage.get("accessLogSettings") is None
+    assert [g["name"] for g in stack.of_type(LOG_GROUP) if g["name"].startswith("/aws/apigateway/")] == []
+    assert stack.of_type(ACCOUNT) == []
+
+
+def test_gateway_access_logs_on_a_fresh_account_fail_like_aws_without_the_role(
+    run_stack: RunStack, tmp_path: Path
+) -> None:
+    with pytest.raises(ProgramFailed, match="CloudWatch Logs role ARN must be set in account settings"):
+        run_stack("stage", _stack_file(tmp_path, "stage", accessLogs=True))
+
+
+def test_gateway_access_logs_use_an_account_role_that_is_already_set(run_stack: RunStack, tmp_path: Path) -> None:
+    graph = run_stack("prod", _stack_file(tmp_path, "prod", accessLogs=True), account_role_set=True)
+    (stage,) = graph.of_type(STAGE)
+    assert stage["accessLogSettings"]["destinationArn"].endswith(
+        ":log-group:/aws/apigateway/blog-analytics-prod-websocket"
+    )
+    assert graph.of_type(ACCOUNT) == [], "the account's role belongs to whoever set it"
+
+
+def test_gateway_access_logs_are_json_without_source_ip_or_connection_id(run_stack: RunStack, tmp_path: Path) -> None:
+    stack = run_stack("stage", _stack_file(tmp_path, "stage", accessLogs=True, createApiGatewayAccount=True))
     (stage,) = stack.of_type(STAGE)
     settings = stage["accessLogSettings"]
     fields = json.loads(settings["format"])
@@ -167,7 +192,8 @@ def test_gateway_account_role_is_not_created_by_default(stack: StackGraph) -> No
 
 
 def test_gateway_account_role_is_created_when_configured(run_stack: RunStack, tmp_path: Path) -> None:
-    graph = run_stack("stage", _stack_file(tmp_path, "stage", createApiGatewayAccount=True))
+    """On a fresh account, access logs deploy once this stack sets the role, and the stage waits for it."""
+    graph = run_stack("stage", _stack_file(tmp_path, "stage", accessLogs=True, createApiGatewayAccount=True))
     (account,) = graph.of_type(ACCOUNT)
     (attachment,) = graph.of_type(ROLE_POLICY_ATTACHMENT)
     (stage,) = graph.of_type(STAGE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from stack_graph import ROOT
+from stack_graph import API, ROOT, StackGraph
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -82,3 +83,53 @@ def test_workflows_get_aws_credentials_through_oidc_only(name: str) -> None:
     (aws,) = _steps_using(workflow, "aws-actions/configure-aws-credentials@")
     assert "role-to-assume" in aws["with"]
     assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+
+
+def _run_step(step: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A `run:` step's script under bash, as the runner runs it (`bash -e {0}`)."""
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        env={"PATH": "/usr/bin:/bin", "GITHUB_REPOSITORY": "owner/blog", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_workflows_preview_assumes_the_preview_role_only() -> None:
+    """The deploy role trusts only the stage/prod environments: a pull request cannot assume it,
+    and its trust must not be widened, so there is no fallback to it."""
+    workflow = _load("preview.yml")
+    (aws,) = _steps_using(workflow, "aws-actions/configure-aws-credentials@")
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert "AWS_DEPLOY_ROLE_ARN" not in (WORKFLOWS / "preview.yml").read_text()
+
+
+def test_workflows_preview_fails_first_with_a_clear_message_without_the_preview_role() -> None:
+    (job,) = _load("preview.yml")["jobs"].values()
+    check = job["steps"][0]
+    assert check["env"]["AWS_PREVIEW_ROLE_ARN"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    missing = _run_step(check, {"AWS_PREVIEW_ROLE_ARN": ""})
+    assert missing.returncode != 0
+    assert missing.stdout.startswith("::error title=AWS_PREVIEW_ROLE_ARN is not set::")
+    assert "repo:owner/blog:pull_request" in missing.stdout
+    assert _run_step(check, {"AWS_PREVIEW_ROLE_ARN": "arn:aws:iam::123456789012:role/preview"}).returncode == 0
+
+
+def test_workflows_deploy_environment_url_is_an_https_output_of_the_program(stage: StackGraph) -> None:
+    """GitHub shows a deployment's link only for http(s): not the wss:// endpoint."""
+    (job,) = _load("deploy.yml")["jobs"].values()
+    match = re.fullmatch(r"\$\{\{ steps\.pulumi\.outputs\.(\w+) \}\}", job["environment"]["url"])
+    assert match, job["environment"]["url"]
+    url = stage.outputs[match.group(1)]
+    assert url.startswith("https://"), url
+    (api,) = stage.of_type(API)
+    assert f"/apis/{api.name}-id/" in url and "region=eu-west-1" in url
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_workflows_layer_cache_key_covers_the_pinned_closure_and_the_pip_flags(name: str) -> None:
+    (cache,) = _steps_using(_load(name), "actions/cache@")
+    key = cache["with"]["key"]
+    assert "'handlers/requirements.txt'" in key and "'components/packaging.py'" in key
