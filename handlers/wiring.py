@@ -128,6 +128,8 @@ POST_COUNT_READER = "PostCountReader"
 REFERRER = "Referrer"
 COUNTED_EVENTS = "CountedEvents"
 """Exactly-once ledger: one marker per (consumer, eventId), expired by TTL."""
+TOP_POSTS = "TopPosts"
+"""One bounded item: the most viewed posts, kept by replicate (handlers/top_posts.py)."""
 
 _COUNT_WRITE = ("dynamodb:UpdateItem",)
 _MARKER_WRITE = ("dynamodb:PutItem",)
@@ -149,6 +151,7 @@ WIRING = Wiring(
         TableSpec(POST_COUNT_READER, hash_key="articleId"),
         TableSpec(REFERRER, hash_key="referrer", range_key="target"),
         TableSpec(COUNTED_EVENTS, hash_key="markerId", ttl_attribute="expiresAt"),
+        TableSpec(TOP_POSTS, hash_key="listId"),
     ),
     functions=(
         FunctionSpec("connect", "handlers.connect", env=(ENV_ALLOWED_ORIGINS,)),
@@ -179,7 +182,10 @@ WIRING = Wiring(
         FunctionSpec(
             "replicate",
             "handlers.replicate",
-            tables=(TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),),
+            tables=(
+                TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),
+                TableGrant(TOP_POSTS, ("dynamodb:GetItem", "dynamodb:PutItem")),
+            ),
             timeout_seconds=30,
         ),
     ),
