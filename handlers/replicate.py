@@ -1,9 +1,14 @@
-"""replicate: copy PostCountWriter's stream into PostCountReader.
+"""replicate: copy PostCountWriter's stream into PostCountReader, then keep the top posts.
 
 Counts only grow (every writer update adds at least one total view), so the copy
 is a conditional Put that succeeds only when it carries more total views than the
 reader holds. A replayed, duplicated or out-of-order record can therefore never
 move a count backwards, and applying the same record twice changes nothing.
+
+A second step merges the images the reader now holds into the top-posts item
+(handlers/top_posts.py), which `stats` reads instead of scanning the reader. It runs in
+the same invocation rather than as another reader of the stream: DynamoDB advises at
+most two Lambda readers per shard, and the live fan-out needs the second.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import aws
+from handlers import aws, top_posts
 from handlers.attributes import number
 from handlers.batch import BatchResponse, batch_response
 from handlers.log import log
 from handlers.settings import load_settings
-from handlers.wiring import POST_COUNT_READER
+from handlers.wiring import POST_COUNT_READER, TOP_POSTS
 
 COPIED = ("articleId", "articleTitle", "totalViews", "uniqueViews")
 
@@ -113,7 +118,28 @@ def replicate(ddb: Any, table: str, batch: StreamBatch) -> list[str]:
     return failed
 
 
+def update_top_posts(ddb: Any, table: str, batch: StreamBatch, failed: list[str]) -> list[str]:
+    """Merge the images whose reader copy succeeded into the top posts; their records if that fails.
+
+    Images whose copy failed are left out, so the top never shows a count the reader does
+    not hold; they are merged when the stream retries them. A failed top write reports
+    the records that fed it: the retry copies them again (a no-op) and merges them.
+    """
+    not_copied = set(failed)
+    copied = [(image, seqs) for image, seqs in newest_per_article(batch.images).values() if not_copied.isdisjoint(seqs)]
+    if not copied:
+        return []
+    try:
+        top_posts.merge_into_top(ddb, table, [top_posts.ranked(image.item) for image, _ in copied])
+    except (ClientError, BotoCoreError, top_posts.TopContended) as exc:
+        log("error", "top_posts_failed", error=type(exc).__name__)
+        return [seq for _, seqs in copied for seq in seqs]
+    return []
+
+
 def handler(event: dict[str, Any], context: object) -> BatchResponse:
     batch = parse_stream_batch(event)
-    failed = replicate(aws.client("dynamodb"), load_settings().table(POST_COUNT_READER), batch)
+    ddb, settings = aws.client("dynamodb"), load_settings()
+    failed = replicate(ddb, settings.table(POST_COUNT_READER), batch)
+    failed += update_top_posts(ddb, settings.table(TOP_POSTS), batch, failed)
     return batch_response(failed)

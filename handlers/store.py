@@ -6,14 +6,17 @@ anyway, and a reply says what was stored when it was made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from handlers.attributes import Item, number, text
 from handlers.schema import PageCounts, PostCounts
 
 MAX_BATCH_GET = 100
-TOP_POSTS = 10
+"""DynamoDB's limit of keys in one BatchGetItem."""
+BATCH_GET_ROUNDS = 5
+
+Key = dict[str, dict[str, str]]
 
 
 class Unprocessed(RuntimeError):
@@ -43,45 +46,48 @@ def get_page(ddb: Any, table: str, page: str) -> PageCounts:
     return page_counts(item, page)
 
 
-def batch_get_posts(ddb: Any, table: str, article_ids: Iterable[str]) -> list[PostCounts]:
-    """Counts for the given ids in their order; unknown ones as zero."""
-    wanted = list(dict.fromkeys(article_ids))
-    found: dict[str, Item] = {}
-    pending: list[dict[str, Any]] = [{"articleId": {"S": a}} for a in wanted]
-    for _ in range(5):  # UnprocessedKeys come back under throttling; bounded retries
+def batch_get(ddb: Any, keys: Mapping[str, Sequence[Key]]) -> dict[str, list[Item]]:
+    """The items at `keys` (table -> keys, each key once) of several tables, by key only.
+
+    At most MAX_BATCH_GET keys a request; keys DynamoDB leaves unprocessed (throttling)
+    are asked again, BATCH_GET_ROUNDS times at most, then Unprocessed.
+    """
+    found: dict[str, list[Item]] = {table: [] for table in keys}
+    pending = [(table, key) for table, table_keys in keys.items() for key in table_keys]
+    for _ in range(BATCH_GET_ROUNDS):
         if not pending:
             break
-        response = ddb.batch_get_item(RequestItems={table: {"Keys": pending}})
-        for item in response.get("Responses", {}).get(table, []):
-            found[text(item, "articleId")] = item
-        pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        unprocessed: list[tuple[str, Key]] = []
+        for start in range(0, len(pending), MAX_BATCH_GET):
+            request: dict[str, dict[str, list[Key]]] = {}
+            for table, key in pending[start : start + MAX_BATCH_GET]:
+                request.setdefault(table, {"Keys": []})["Keys"].append(key)
+            response = ddb.batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found.setdefault(table, []).extend(items)
+            for table, left in response.get("UnprocessedKeys", {}).items():
+                unprocessed += [(table, key) for key in left.get("Keys", [])]
+        pending = unprocessed
     if pending:
         raise Unprocessed(f"{len(pending)} keys left unprocessed")
-    return [post_counts(found.get(a, {}), a) for a in wanted]
+    return found
 
 
-def scan_all(ddb: Any, table: str) -> Iterator[Item]:
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        response = ddb.scan(**kwargs)
-        yield from response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+def post_key(article_id: str) -> Key:
+    return {"articleId": {"S": article_id}}
 
 
-def top_posts(posts: Iterable[PostCounts], limit: int = TOP_POSTS) -> list[PostCounts]:
-    """Pure: most viewed first; ties by id so the order is stable."""
-    return sorted(posts, key=lambda p: (-p.totalViews, p.articleId))[:limit]
+def page_key(page: str) -> Key:
+    return {"pageName": {"S": page}}
 
 
-def scan_posts(ddb: Any, table: str) -> list[PostCounts]:
-    return [post_counts(item, text(item, "articleId")) for item in scan_all(ddb, table)]
+def posts_in_order(items: Iterable[Item], article_ids: Iterable[str]) -> list[PostCounts]:
+    """Pure: counts for the ids in their order; unknown ones as zero."""
+    by_id = {text(item, "articleId"): item for item in items}
+    return [post_counts(by_id.get(a, {}), a) for a in article_ids]
 
 
-def scan_pages(ddb: Any, table: str, known: Iterable[str] = ()) -> list[PageCounts]:
-    """Every stored page, and every known (configured) page with zero counts if never viewed."""
-    pages = {page: PageCounts(page=page, totalViews=0, uniqueViews=0) for page in known}
-    for item in scan_all(ddb, table):
-        pages[text(item, "pageName")] = page_counts(item, text(item, "pageName"))
-    return sorted(pages.values(), key=lambda p: p.page)
+def pages_by_name(items: Iterable[Item], pages: Iterable[str]) -> list[PageCounts]:
+    """Pure: counts for the named pages (zero if never viewed), sorted by name."""
+    by_name = {text(item, "pageName"): item for item in items}
+    return [page_counts(by_name.get(p, {}), p) for p in sorted(set(pages))]

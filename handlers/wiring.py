@@ -131,6 +131,8 @@ POST_COUNT_READER = "PostCountReader"
 REFERRER = "Referrer"
 COUNTED_EVENTS = "CountedEvents"
 """Exactly-once ledger: one marker per (consumer, eventId), expired by TTL."""
+TOP_POSTS = "TopPosts"
+"""One bounded item: the most viewed posts, kept by replicate (handlers/top_posts.py)."""
 
 _COUNT_WRITE = ("dynamodb:UpdateItem",)
 _MARKER_WRITE = ("dynamodb:PutItem",)
@@ -152,6 +154,7 @@ WIRING = Wiring(
         TableSpec(POST_COUNT_READER, hash_key="articleId"),
         TableSpec(REFERRER, hash_key="referrer", range_key="target"),
         TableSpec(COUNTED_EVENTS, hash_key="markerId", ttl_attribute="expiresAt"),
+        TableSpec(TOP_POSTS, hash_key="listId"),
     ),
     functions=(
         FunctionSpec("connect", "handlers.connect", env=(ENV_ALLOWED_ORIGINS,)),
@@ -173,9 +176,13 @@ WIRING = Wiring(
         FunctionSpec(
             "stats",
             "handlers.stats",
+            # The page rules name the pages it answers; every read is by key (no Scan:
+            # a request's cost must not grow with the number of posts or pages stored).
+            env=(ENV_PAGE_RULES,),
             tables=(
-                TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem", "dynamodb:Scan")),
-                TableGrant(HOME_AND_PROFILE, ("dynamodb:Scan",)),
+                TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem",)),
+                TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
+                TableGrant(TOP_POSTS, ("dynamodb:BatchGetItem",)),
             ),
             # The posts (one BatchGetItem or Scan page), then the pages (one Scan page).
             reply_calls=2,
@@ -188,7 +195,10 @@ WIRING = Wiring(
         FunctionSpec(
             "replicate",
             "handlers.replicate",
-            tables=(TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),),
+            tables=(
+                TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),
+                TableGrant(TOP_POSTS, ("dynamodb:GetItem", "dynamodb:PutItem")),
+            ),
             timeout_seconds=30,
         ),
     ),

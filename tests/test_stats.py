@@ -1,35 +1,65 @@
-"""stats: listed articles (unknown as zero) or top posts, plus every page; never writes."""
+"""stats: listed articles (unknown as zero) or top posts, plus every page; never writes, never scans."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from conftest import Cloud, ws_message
+import pytest
+from conftest import Cloud, stream_record, ws_message
 from faults import fail
 
-from handlers import aws, stats
-from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER, WIRING
+from handlers import aws, replicate, stats
+from handlers.pages import PageRule, page_rules_json
+from handlers.wiring import ENV_PAGE_RULES, HOME_AND_PROFILE, POST_COUNT_READER, TOP_POSTS, WIRING
 
 
 def ask(body: dict[str, Any] | str) -> dict[str, Any]:
     return json.loads(stats.handler(ws_message(body, route="stats"), None)["body"])
 
 
+def post_image(article_id: str, total: int, unique: int) -> dict[str, Any]:
+    return {
+        "articleId": {"S": article_id},
+        "articleTitle": {"S": article_id.title()},
+        "totalViews": {"N": str(total)},
+        "uniqueViews": {"N": str(unique)},
+    }
+
+
 def put_post(cloud: Cloud, article_id: str, total: int, unique: int) -> None:
+    """A counted post, as the pipeline stores it: through replicate (reader and top posts)."""
+    record = stream_record(post_image(article_id, total, unique), f"{total:020}")
+    assert replicate.handler({"Records": [record]}, None) == {"batchItemFailures": []}
+
+
+def put_page(cloud: Cloud, page: str, total: int, unique: int) -> None:
     cloud.ddb.put_item(
-        TableName=cloud.table(POST_COUNT_READER),
-        Item={
-            "articleId": {"S": article_id},
-            "articleTitle": {"S": article_id.title()},
-            "totalViews": {"N": str(total)},
-            "uniqueViews": {"N": str(unique)},
-        },
+        TableName=cloud.table(HOME_AND_PROFILE),
+        Item={"pageName": {"S": page}, "totalViews": {"N": str(total)}, "uniqueViews": {"N": str(unique)}},
     )
 
 
 def snapshot(cloud: Cloud) -> dict[str, list[dict[str, Any]]]:
     return {t.name: sorted(map(str, cloud.items(t.name))) for t in WIRING.tables}  # type: ignore[misc]
+
+
+@pytest.fixture
+def requests(cloud: Cloud) -> Iterator[list[tuple[str, dict[str, int]]]]:
+    """Every DynamoDB request the handlers' client makes: (operation, keys asked per table)."""
+    made: list[tuple[str, dict[str, int]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params["body"] or b"{}")
+        if "RequestItems" in body:
+            keys = {table.rsplit("-", 1)[1]: len(r["Keys"]) for table, r in body["RequestItems"].items()}
+        else:
+            keys = {body.get("TableName", "").rsplit("-", 1)[1]: 1}
+        made.append((model.name, keys))
+
+    aws.client("dynamodb").meta.events.register("before-call.dynamodb", record)
+    yield made
 
 
 def test_stats_listed_articles_in_order_unknown_as_zero(cloud: Cloud) -> None:
@@ -41,16 +71,35 @@ def test_stats_listed_articles_in_order_unknown_as_zero(cloud: Cloud) -> None:
     ]
 
 
+def test_stats_duplicate_ids_answered_once_in_first_seen_order(cloud: Cloud) -> None:
+    put_post(cloud, "a", 5, 3)
+    reply = ask({"message": "stats", "articleIds": ["b", "a", "b", "a", "c", "b"]})
+    assert [a["articleId"] for a in reply["articles"]] == ["b", "a", "c"]
+    assert reply["articles"][1]["totalViews"] == 5
+
+
+def test_stats_empty_ids_answer_no_article_and_read_none(cloud: Cloud, requests: list[Any]) -> None:
+    put_post(cloud, "a", 5, 3)
+    requests.clear()
+    reply = ask({"message": "stats", "articleIds": []})
+    assert reply["articles"] == []
+    assert [p["page"] for p in reply["pages"]] == ["About_Page", "Contact_Page", "Home_Page"]
+    assert requests == [("BatchGetItem", {HOME_AND_PROFILE: 3})]
+
+
 def test_stats_without_ids_top_posts_by_total_and_every_page(cloud: Cloud) -> None:
     for i in range(12):
-        put_post(cloud, f"post-{i:02}", total=i, unique=i)
+        put_post(cloud, f"post-{i:02}", total=i + 1, unique=i)
     for page in ("Home_Page", "About_Page"):
-        cloud.ddb.put_item(
-            TableName=cloud.table(HOME_AND_PROFILE),
-            Item={"pageName": {"S": page}, "totalViews": {"N": "4"}, "uniqueViews": {"N": "2"}},
-        )
+        put_page(cloud, page, 4, 2)
     reply = ask({"message": "stats"})
     assert [a["articleId"] for a in reply["articles"]] == [f"post-{i:02}" for i in range(11, 1, -1)]
+    assert reply["articles"][0] == {
+        "articleId": "post-11",
+        "articleTitle": "Post-11",
+        "totalViews": 12,
+        "uniqueViews": 11,
+    }
     assert [(p["page"], p["totalViews"]) for p in reply["pages"]] == [
         ("About_Page", 4),
         ("Contact_Page", 0),  # a configured page never viewed is listed with zero counts
@@ -58,10 +107,64 @@ def test_stats_without_ids_top_posts_by_total_and_every_page(cloud: Cloud) -> No
     ]
 
 
+def seed_reader(cloud: Cloud, count: int) -> None:
+    """Posts in the reader only, as many as a big blog: stats must not read them all."""
+    table = cloud.table(POST_COUNT_READER)
+    for start in range(0, count, 25):
+        puts = [{"PutRequest": {"Item": post_image(f"old-{i}", 1, 1)}} for i in range(start, min(start + 25, count))]
+        cloud.ddb.batch_write_item(RequestItems={table: puts})
+
+
+def test_stats_without_ids_reads_the_same_keys_whatever_the_number_of_posts(
+    cloud: Cloud, requests: list[tuple[str, dict[str, int]]]
+) -> None:
+    for i in range(12):
+        put_post(cloud, f"post-{i:02}", total=i + 2, unique=1)
+    made: list[list[tuple[str, dict[str, int]]]] = []
+    for posts in (0, 2_000):
+        seed_reader(cloud, posts)
+        requests.clear()
+        assert len(ask({"message": "stats"})["articles"]) == 10
+        made.append(list(requests))
+    # One request by key: the top-posts item and the three pages of the rules; no Scan.
+    assert made == [[("BatchGetItem", {HOME_AND_PROFILE: 3, TOP_POSTS: 1})]] * 2
+
+
+def test_stats_many_ids_and_pages_split_into_requests_of_at_most_100_keys(
+    cloud: Cloud, requests: list[tuple[str, dict[str, int]]]
+) -> None:
+    put_post(cloud, "p99", 3, 2)
+    requests.clear()
+    reply = ask({"message": "stats", "articleIds": [f"p{i}" for i in range(100)]})
+    assert [a["articleId"] for a in reply["articles"]] == [f"p{i}" for i in range(100)]
+    assert reply["articles"][99]["totalViews"] == 3 and len(reply["pages"]) == 3
+    assert [sum(keys.values()) for _, keys in requests] == [100, 3]
+
+
+def test_stats_custom_page_rules_list_their_pages_not_the_defaults(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = (
+        PageRule("/", "exact", "Start", "homepage_view"),
+        PageRule("/now", "prefix", "Now", "profile_view"),
+        PageRule("/uses", "prefix", "Now", "profile_view"),  # two rules, one page: answered once
+    )
+    monkeypatch.setenv(ENV_PAGE_RULES, page_rules_json(rules))
+    aws.reset()
+    put_page(cloud, "Start", 7, 5)
+    put_page(cloud, "Home_Page", 9, 9)  # counted under an older rule set: not a page of these rules
+    for body in ({"message": "stats"}, {"message": "stats", "articleIds": []}):
+        assert ask(body)["pages"] == [
+            {"page": "Now", "totalViews": 0, "uniqueViews": 0},
+            {"page": "Start", "totalViews": 7, "uniqueViews": 5},
+        ]
+
+
 def test_stats_never_writes(cloud: Cloud) -> None:
     put_post(cloud, "a", 1, 1)
     before = snapshot(cloud)
     ask({"message": "stats", "articleIds": ["a", "b"]})
+    ask({"message": "stats", "articleIds": []})
     ask({"message": "stats"})
     assert snapshot(cloud) == before
 
@@ -77,7 +180,7 @@ def test_stats_bad_id_named(cloud: Cloud) -> None:
 
 
 def test_stats_dependency_failure_is_unavailable(cloud: Cloud) -> None:
-    fail(aws.client("dynamodb"), "Scan", "InternalServerError", status=500)
+    fail(aws.client("dynamodb"), "BatchGetItem", "InternalServerError", status=500)
     assert ask({"message": "stats"})["error"] == "unavailable"
 
 

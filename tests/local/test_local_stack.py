@@ -110,6 +110,7 @@ def test_stack_created_the_wiring_tables_and_queues(stack: LocalStack) -> None:
         "local-PostCountWriter",
         "local-PostCountReader",
         "local-Referrer",
+        "local-TopPosts",
     } <= tables
     queues = {url.rsplit("/", 1)[1] for url in stack.client("sqs").list_queues()["QueueUrls"]}
     assert {"local-post_view", "local-post_view-dlq", "local-homepage_view", "local-referrer-dlq"} <= queues
@@ -183,6 +184,21 @@ def test_stats_answers_listed_articles_with_zeros_for_unknown(stack: LocalStack)
     assert (by_id[article]["totalViews"], by_id[article]["uniqueViews"]) == (2, 1)
     assert (by_id[unknown]["totalViews"], by_id[unknown]["uniqueViews"]) == (0, 0)
     assert reader_counts(stack, article) == (2, 1)  # stats never counts
+
+
+def test_stats_without_ids_lists_the_most_viewed_post_first(stack: LocalStack) -> None:
+    article = new_article()  # more views than any other test's article: it tops the list
+    with open_ws(stack) as ws:
+        for refreshed in [False] * 3 + [True] * 9:
+            assert ask(ws, post_view(article, refreshed))["status"] == "ok"
+    settle(stack, article, (12, 3))
+    expected = {"articleId": article, "articleTitle": f"Title of {article}", "totalViews": 12, "uniqueViews": 3}
+
+    def first() -> dict[str, Any] | None:
+        with open_ws(stack) as ws:
+            return next(iter(ask(ws, {"message": "stats"})["articles"]), None)
+
+    wait_until(lambda: first() == expected, SETTLE_SECONDS, f"{article} first in the top posts", interval=0.3)
 
 
 def test_external_referrer_counted_per_target_without_query(stack: LocalStack) -> None:

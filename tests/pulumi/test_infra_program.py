@@ -376,6 +376,19 @@ def test_function_environment_values_parse_as_the_handlers_expect(stage: StackGr
     assert variables["TOPIC_ARN"].startswith("arn:aws:sns:")
 
 
+def test_function_page_rules_from_config_reach_every_function_that_names_pages(
+    run_stack: RunStack, tmp_path: Path
+) -> None:
+    rules = [
+        {"path": "/", "match": "exact", "page": "Start", "eventType": "homepage_view"},
+        {"path": "/now", "match": "prefix", "page": "Now", "eventType": "profile_view"},
+    ]
+    graph = run_stack("stage", _stack_file(tmp_path, "stage", pageRules=rules))
+    for name in ("views", "stats"):  # views counts them, stats answers them
+        variables = graph.function(name)["environment"]["variables"]
+        assert parse_page_rules(variables["PAGE_RULES"]) == parse_page_rules(json.dumps(rules)), name
+
+
 def test_function_has_its_own_log_group_with_configured_retention(stage: StackGraph) -> None:
     for spec in WIRING.functions:
         function = stage.function(spec.name)
@@ -409,6 +422,25 @@ def test_iam_table_statements_match_the_wiring_grants_exactly(stack: StackGraph)
         }
         expected = {(f"{stack_name}-{g.table}", a) for g in spec.tables for a in g.actions}
         assert granted == expected, spec.name
+
+
+def test_iam_request_path_functions_never_scan(stack: StackGraph) -> None:
+    for route in WIRING.routes:  # a route's cost must not grow with the number of items stored
+        actions = {a for s in stack.statements(stack.function(route.function)) for a in s["Action"]}
+        assert "dynamodb:Scan" not in actions and "dynamodb:Query" not in actions, route.function
+
+
+def test_iam_stats_reads_by_key_only(stack: StackGraph) -> None:
+    stack_name = _stack_of(stack)
+    granted = {
+        (resource.rsplit("table/", 1)[1], action)
+        for statement in stack.statements(stack.function("stats"))
+        for action in statement["Action"]
+        if action.startswith("dynamodb:")
+        for resource in statement["Resource"]
+    }
+    tables = ("PostCountReader", "HomeAndProfile", "TopPosts")
+    assert granted == {(f"{stack_name}-{table}", "dynamodb:BatchGetItem") for table in tables}
 
 
 def test_iam_only_publishing_functions_may_publish_to_the_topic(stack: StackGraph) -> None:

@@ -18,6 +18,7 @@ from conftest import Cloud, build_cloud, fake_aws_environment
 from moto import mock_aws
 
 from handlers import aws as handler_clients
+from handlers import top_posts
 
 from .conftest import PROFILE, Figures, Profile
 from .pipeline import (
@@ -135,3 +136,9 @@ def test_pipeline_reader_equals_writer_after_replayed_reordered_stream(run: Run)
     reader = {i["articleId"]["S"]: i for i in run.cloud.items("PostCountReader")}
     writer = {i["articleId"]["S"]: i for i in run.cloud.items("PostCountWriter")}
     assert reader == writer
+
+
+def test_pipeline_top_posts_equal_the_readers_top_after_replayed_reordered_stream(run: Run) -> None:
+    posts = sorted((top_posts.ranked(i) for i in run.cloud.items("PostCountReader")), key=lambda p: p.rank)
+    top = top_posts.decode(run.cloud.item("TopPosts", listId=top_posts.LIST_ID))
+    assert top.posts == tuple(posts[: top_posts.TOP_SIZE])
