@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeGuard
-from urllib.parse import urlsplit
 
+from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
 
 NAMESPACE = "blog-analytics"
@@ -123,15 +123,16 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 
 def _origin(key: str, value: object) -> str:
+    """The origin in the one normal form $connect and the referrer check compare against."""
     if not isinstance(value, str):
         raise _error(key, f"every origin must be a string, got {value!r}")
-    parts = urlsplit(value)
-    local = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS
-    if parts.scheme != "https" and not local:
+    try:
+        origin = parse_origin(normalise_origin(value))
+    except OriginError as exc:
+        raise _error(key, f"{value!r} {exc}") from None
+    if origin.scheme != "https" and origin.host not in LOCAL_HOSTS:
         raise _error(key, f"{value!r} must use https:// (http:// only for localhost)")
-    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise _error(key, f"{value!r} must be scheme://host[:port] with no path")
-    return value.rstrip("/")
+    return origin.origin
 
 
 def _allowed_origins(get: Getter) -> tuple[str, ...]:
@@ -139,7 +140,7 @@ def _allowed_origins(get: Getter) -> tuple[str, ...]:
     value = _required(get, key)
     if not isinstance(value, list) or not value:
         raise _error(key, "must be a non-empty list of origins")
-    return tuple(_origin(key, o) for o in value)
+    return tuple(dict.fromkeys(_origin(key, o) for o in value))
 
 
 def _throttling(get: Getter) -> Throttling:

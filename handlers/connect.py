@@ -11,11 +11,18 @@ from typing import Any
 
 from handlers.api import WebSocketResponse, parse_request, status
 from handlers.log import log
-from handlers.settings import load_settings, normalise_origin
+from handlers.origins import OriginError, normalise_origin
+from handlers.settings import load_settings
 
 
 def origin_allowed(origin: str | None, allowed: Collection[str]) -> bool:
-    return origin is not None and normalise_origin(origin) in allowed
+    """Compared in the form the allow-list was normalised to (origins.normalise_origin)."""
+    if origin is None:
+        return False
+    try:
+        return normalise_origin(origin) in allowed
+    except OriginError:
+        return False  # `null` (a sandboxed page or a file), or not an origin at all
 
 
 def handler(event: dict[str, Any], context: object) -> WebSocketResponse:

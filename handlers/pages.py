@@ -11,11 +11,16 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Literal, cast
-from urllib.parse import urlsplit
 
+from handlers.origins import origin_of
 from handlers.wiring import ENV_PAGE_RULES, EVENT_TYPES, EventType
 
 PAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Every rule's page is in every stats reply, which must fit API Gateway's 128 KB.
+MAX_PAGE_RULES = 20
+# `scheme://authority`: what precedes the path of a full URL. A path, even `//x`,
+# starts with `/` and is taken as it is.
+_URL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\\]*")
 
 
 class PageRuleError(ValueError):
@@ -45,17 +50,21 @@ DEFAULT_PAGE_RULES: tuple[PageRule, ...] = (
 )
 
 
-def normalise_path(current_page: str) -> str:
+def normalise_path(current_page: str) -> str | None:
     """The path part of what the client sent: query and fragment dropped, `//` folded.
 
-    A full URL is accepted too (its path is used), so a client sending
-    `location.href` still counts.
+    A full http(s) URL is accepted too (its path is used), so a client sending
+    `location.href` still counts; text that is neither a path nor such a URL
+    (`http://[::1`, `mailto:x`) has no path: None. The path is cut out by string
+    work and the host checked by origins.parse_origin, which raises nothing but
+    OriginError, whatever it is given.
     """
-    if current_page.startswith("/"):
-        # A path, even `//x` (which urlsplit would read as a host name).
-        path = current_page.split("#", 1)[0].split("?", 1)[0]
-    else:
-        path = urlsplit(current_page).path or "/"
+    path = current_page.split("#", 1)[0].split("?", 1)[0]
+    if not path.startswith("/"):
+        url = _URL_PREFIX.match(path)
+        if url is None or origin_of(path) is None:
+            return None
+        path = path[url.end() :] or "/"
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
         path = path.rstrip("/") or "/"
@@ -65,6 +74,8 @@ def normalise_path(current_page: str) -> str:
 def classify_page(current_page: str, rules: tuple[PageRule, ...]) -> PageRule | None:
     """The first rule that matches the page's path, or None (an unknown page)."""
     path = normalise_path(current_page)
+    if path is None:
+        return None
     return next((rule for rule in rules if rule.matches(path)), None)
 
 
@@ -92,6 +103,8 @@ def parse_page_rules(raw: str) -> tuple[PageRule, ...]:
         raise PageRuleError(f"{ENV_PAGE_RULES}: not JSON ({exc.msg})") from None
     if not isinstance(value, list) or not value:
         raise PageRuleError(f"{ENV_PAGE_RULES}: expected a non-empty JSON list of rules")
+    if len(value) > MAX_PAGE_RULES:
+        raise PageRuleError(f"{ENV_PAGE_RULES}: at most {MAX_PAGE_RULES} rules")
     return tuple(_rule_from(i, r) for i, r in enumerate(value))
 
 

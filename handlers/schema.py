@@ -17,7 +17,12 @@ from handlers.wiring import EventType
 
 MAX_ARTICLE_ID = 128
 MAX_TITLE = 300
+# Bytes as well as characters: 300 four-byte characters made a 100-article stats
+# reply 139 KB, over API Gateway's 128 KB per message (tests/test_stats.py proves the
+# worst case now fits).
+MAX_TITLE_BYTES = 600
 MAX_URL = 2048
+MAX_ECHOED_FIELD = 64  # an unknown field's name is echoed in `detail`; a client chooses its length
 MAX_STATS_IDS = 100
 ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._~:/-]+$"
 
@@ -32,8 +37,20 @@ def reject_unsafe_characters(value: str) -> str:
     return value
 
 
+def reject_long_titles(value: str) -> str:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_TITLE_BYTES:
+        raise ValueError(f"at most {MAX_TITLE_BYTES} bytes of UTF-8")
+    return value
+
+
+def fit_title(value: str) -> str:
+    """A title cut to the limits, for replies: rows stored before the byte limit may be longer."""
+    return value[:MAX_TITLE].encode("utf-8", "surrogatepass")[:MAX_TITLE_BYTES].decode("utf-8", "ignore")
+
+
 ArticleId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID_PATTERN)]
-Title = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(reject_unsafe_characters)]
+TitleText = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(reject_unsafe_characters)]
+Title = Annotated[TitleText, AfterValidator(reject_long_titles)]
 UrlText = Annotated[StrictStr, Field(max_length=MAX_URL), AfterValidator(reject_unsafe_characters)]
 
 
@@ -74,10 +91,11 @@ class ViewEvent(BaseModel):
     """When API Gateway received the view (requestContext.requestTimeEpoch, ms)."""
     unique: StrictBool
     articleId: ArticleId | None = None
-    articleTitle: Title | None = None
+    articleTitle: TitleText | None = None
+    """Without the byte limit, which is the client's: an event queued before it must still count."""
     page: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
     referrer: UrlText | None = None
-    """Already reduced to scheme://host/path and known to be external."""
+    """Already reduced to its origin (scheme://host[:port]) and known to be external."""
 
     @property
     def target(self) -> str:
@@ -96,7 +114,8 @@ class ErrorReply(BaseModel):
 
 class PostCounts(BaseModel):
     articleId: str
-    articleTitle: str
+    articleTitle: Annotated[str, AfterValidator(fit_title)]
+    """Bounded here, so that every reply carrying titles fits API Gateway's 128 KB."""
     totalViews: int
     uniqueViews: int
 
@@ -158,6 +177,8 @@ _MESSAGES = {
 def describe(error: dict[str, Any]) -> str:
     """`articleId: at most 128 characters` from one pydantic error."""
     where = ".".join(str(part) for part in error["loc"]) or "message"
+    if len(where) > MAX_ECHOED_FIELD:
+        where = where[: MAX_ECHOED_FIELD - 1] + "\u2026"
     template = _MESSAGES.get(error["type"])
     if template is None:
         text = str(error["msg"]).removeprefix("Value error, ")

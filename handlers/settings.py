@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
 from handlers.wiring import (
     ENV_ALLOWED_ORIGINS,
@@ -39,11 +40,6 @@ class Settings:
         return physical_table_name(self.stack, logical_name)
 
 
-def normalise_origin(origin: str) -> str:
-    """Origins compare case-insensitively and without a trailing slash."""
-    return origin.strip().rstrip("/").lower()
-
-
 def parse_allowed_origins(raw: str) -> frozenset[str]:
     """A JSON list of origins such as `["https://blog.example.com"]`."""
     try:
@@ -52,7 +48,13 @@ def parse_allowed_origins(raw: str) -> frozenset[str]:
         raise SettingsError(f"{ENV_ALLOWED_ORIGINS}: not JSON ({exc.msg})") from None
     if not isinstance(value, list) or not all(isinstance(o, str) and o for o in value):
         raise SettingsError(f'{ENV_ALLOWED_ORIGINS}: expected a JSON list such as ["https://blog.example.com"]')
-    return frozenset(normalise_origin(o) for o in value)
+    origins: set[str] = set()
+    for index, origin in enumerate(value):
+        try:
+            origins.add(normalise_origin(origin))
+        except OriginError as exc:
+            raise SettingsError(f"{ENV_ALLOWED_ORIGINS}[{index}]: {origin[:100]!r} {exc}") from None
+    return frozenset(origins)
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
 from handlers.api import ClientMistake, WebSocketResponse, parse_request, respond
-from handlers.classify import ReferrerError, Target, UnknownPage, classify, external_referrer, view_event
+from handlers.classify import NoTarget, Target, UnknownPage, classify, external_referrer, view_event
 from handlers.log import log
 from handlers.schema import (
     ErrorReply,
@@ -34,12 +34,11 @@ def accept_view(body: str, event_id: str, received_at_ms: int, settings: Setting
     message = parse_message(ViewMessage, body)
     try:
         target: Target = classify(message, settings.page_rules)
+    except NoTarget as exc:
+        raise ClientMistake("invalid_event", str(exc)) from None
     except UnknownPage:
         raise ClientMistake("unknown_page", "currentPage matches no counted page") from None
-    try:
-        referrer = external_referrer(message.referrer, settings.allowed_origins)
-    except ReferrerError as exc:
-        raise ClientMistake("invalid_event", f"referrer: {exc}") from None
+    referrer = external_referrer(message.referrer, settings.allowed_origins)
     return view_event(message, target, event_id, received_at_ms, referrer), message.articleTitle or ""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from handlers import aws
+from handlers.origins import OriginError, normalise_origin
 from handlers.wiring import WIRING, Wiring
 from local import emulator
 from local.functions import Functions, log
@@ -41,11 +42,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--allowed-origin",
         action="append",
         default=[],
+        type=allowed_origin,
         metavar="URL",
         help="an Origin admitted by $connect besides the gateway's own (repeatable)",
     )
     parser.add_argument("--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one")
     return parser.parse_args(argv)
+
+
+def allowed_origin(value: str) -> str:
+    """An --allowed-origin in the normal form $connect compares; a bad one stops here, not in the handlers."""
+    try:
+        return normalise_origin(value)
+    except OriginError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} {exc}") from None
 
 
 def url_host(host: str) -> str:

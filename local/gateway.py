@@ -3,7 +3,10 @@
 It behaves as API Gateway's WebSocket API does: `$connect` decides the handshake
 (403 on refusal), frames are routed on `$request.body.message`, a replying route's
 body goes back as a text frame, messages over 128 KB close the connection with 1009,
-and `$disconnect` runs on close. Handlers are blocking, so each call runs in a
+and `$disconnect` runs on close. Nothing over 128 KB goes out either: a route
+response that big is dropped (the client gets no frame) and a PostToConnection that
+big is answered 413 PayloadTooLargeException, so a reply that could not reach a
+client on AWS cannot reach one here. Handlers are blocking, so each call runs in a
 worker thread: a slow handler never stalls the other connections.
 """
 
@@ -50,6 +53,9 @@ from local.routing import (
 _CONNECTIONS_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/([^/]+)$")
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _MAX_HEAD_BYTES = 16 * 1024
+# Bodies up to this size are read so that PostToConnection can be answered 413 as on
+# AWS; only bigger ones are left to the library. Bounded: it is held in memory.
+_MAX_LIFTED_BODY_BYTES = 8 * MAX_MESSAGE_BYTES
 _CLOSE_TIMEOUT_SECONDS = 2
 
 
@@ -80,7 +86,7 @@ def lift_body(buffer: bytes) -> tuple[bytes, bytes] | None:
         return (buffer, b"") if len(buffer) > _MAX_HEAD_BYTES else None
     head, rest = buffer[: end + 4], buffer[end + 4 :]
     length = content_length(head)
-    if not length or length > MAX_MESSAGE_BYTES:
+    if not length or length > _MAX_LIFTED_BODY_BYTES:
         return buffer, b""
     if len(rest) < length:
         return None
@@ -254,6 +260,10 @@ class Gateway:
             return
         reply = reply_of(result)
         if route.replies and reply is not None:
+            if too_large(reply):
+                # API Gateway fails such a route response: the client gets nothing.
+                log("error", "route_response_too_large", route=route_key, bytes=message_bytes(reply))
+                return
             await peer.ws.send(reply)
 
     async def _disconnect(self, ws: ServerConnection, record: Connection) -> None:
@@ -273,11 +283,7 @@ class Gateway:
         if peer is None:
             return json_response(410, {"message": None}, "GoneException")
         if method == "POST":
-            try:
-                await peer.ws.send(_frame(body))
-            except ConnectionClosed:
-                return json_response(410, {"message": None}, "GoneException")
-            return http_response(200)
+            return await self._post(peer, body)
         if method == "GET":
             record = peer.record
             return json_response(
@@ -296,6 +302,27 @@ class Gateway:
             return http_response(204)
         log("warning", "connections_method_refused", method=method[:16])
         return http_response(405, b"Method Not Allowed\n")
+
+    async def _post(self, peer: Peer, body: bytes) -> Response:
+        """PostToConnection: Data is at most 128 KB (131,072 bytes), else 413 as on AWS."""
+        if too_large(body):
+            return json_response(
+                413, {"message": "The data has exceeded the maximum size allowed."}, "PayloadTooLargeException"
+            )
+        try:
+            await peer.ws.send(_frame(body))
+        except ConnectionClosed:
+            return json_response(410, {"message": None}, "GoneException")
+        return http_response(200)
+
+
+def message_bytes(data: str | bytes) -> int:
+    return len(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+
+
+def too_large(data: str | bytes) -> bool:
+    """Pure: over API Gateway's 128 KB per message, which holds for what it sends too."""
+    return message_bytes(data) > MAX_MESSAGE_BYTES
 
 
 def _frame(data: bytes) -> str | bytes:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import BLOG_ORIGIN, Cloud, ws_connect, ws_message
 
-from handlers import connect, default, disconnect
+from handlers import aws, connect, default, disconnect
 from handlers.api import error_body
 from handlers.schema import ErrorReply, dump_reply
+from handlers.wiring import ENV_ALLOWED_ORIGINS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,12 +27,24 @@ def test_connect_header_name_case_insensitive(cloud: Cloud, header: str) -> None
     assert connect.handler(ws_connect(BLOG_ORIGIN, header_name=header), None)["statusCode"] == 200
 
 
-def test_connect_origin_compared_without_case_or_trailing_slash(cloud: Cloud) -> None:
-    assert connect.handler(ws_connect("HTTPS://Blog.Example.com/"), None)["statusCode"] == 200
+@pytest.mark.parametrize(
+    "origin", ["HTTPS://Blog.Example.com/", "https://blog.example.com:443", "https://blog.example.com."]
+)
+def test_connect_origin_compared_in_normal_form(cloud: Cloud, origin: str) -> None:
+    assert connect.handler(ws_connect(origin), None)["statusCode"] == 200
+
+
+def test_connect_admits_the_blog_when_configured_with_its_default_port(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_ALLOWED_ORIGINS, json.dumps(["https://blog.example.com:443"]))
+    aws.reset()
+    assert connect.handler(ws_connect("https://blog.example.com"), None)["statusCode"] == 200
 
 
 @pytest.mark.parametrize(
-    "origin", ["https://evil.example", "http://blog.example.com", "https://blog.example.com.evil", "null"]
+    "origin",
+    ["https://evil.example", "http://blog.example.com", "https://blog.example.com.evil", "null", "http://[::1", ""],
 )
 def test_connect_foreign_origin_refused(cloud: Cloud, origin: str) -> None:
     assert connect.handler(ws_connect(origin), None) == {"statusCode": 403}

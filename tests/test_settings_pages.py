@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from handlers.pages import DEFAULT_PAGE_RULES, classify_page, page_rules_json, parse_page_rules
+from handlers.pages import DEFAULT_PAGE_RULES, PageRuleError, classify_page, page_rules_json, parse_page_rules
 from handlers.settings import SettingsError, settings_from
 
 BASE = {"STACK": "stage", "ALLOWED_ORIGINS": '["https://Blog.Example.com/"]'}
@@ -18,6 +18,27 @@ def test_settings_table_names_prefixed_with_stack() -> None:
 
 def test_settings_origins_normalised() -> None:
     assert settings_from(BASE).allowed_origins == frozenset({"https://blog.example.com"})
+
+
+def test_settings_origins_normalised_by_default_port_and_trailing_dot() -> None:
+    env = {
+        **BASE,
+        "ALLOWED_ORIGINS": '["https://blog.example.com:443", "https://BLOG.example.com.", "http://127.1:80"]',
+    }
+    assert settings_from(env).allowed_origins == frozenset({"https://blog.example.com", "http://127.0.0.1"})
+
+
+@pytest.mark.parametrize("origin", ["https://blog.example.com/posts", "null", "https://[::1"])
+def test_settings_origin_that_is_not_one_names_its_index(origin: str) -> None:
+    with pytest.raises(SettingsError, match=r"^ALLOWED_ORIGINS\[1\]: "):
+        settings_from({**BASE, "ALLOWED_ORIGINS": json.dumps(["https://blog.example.com", origin])})
+
+
+def test_page_rules_at_most_twenty_so_stats_replies_stay_bounded() -> None:
+    rule = {"path": "/x", "match": "exact", "page": "X", "eventType": "profile_view"}
+    assert len(parse_page_rules(json.dumps([rule] * 20))) == 20
+    with pytest.raises(PageRuleError, match="at most 20 rules"):
+        parse_page_rules(json.dumps([rule] * 21))
 
 
 @pytest.mark.parametrize(
@@ -70,6 +91,13 @@ def test_page_rules_custom_from_environment() -> None:
         ("/pages/aboutness", None),
         ("/posts/x", None),
         ("/index.html", None),
+        ("https://blog.example.com/pages/about?x#y", "About_Page"),
+        ("http://[::1]/pages/about", "About_Page"),
+        ("http://[::1/pages/about", None),
+        ("http://[abc]/", None),
+        ("https://a\uff03b/", None),
+        ("pages/about", None),
+        ("", None),
     ],
 )
 def test_page_rules_default_matching(path: str, page: str | None) -> None:

@@ -11,8 +11,20 @@ from conftest import Cloud, stream_record, ws_message
 from faults import fail
 
 from handlers import aws, replicate, stats
-from handlers.pages import PageRule, page_rules_json
+from handlers.pages import MAX_PAGE_RULES, PageRule, page_rules_json
+from handlers.schema import (
+    MAX_ARTICLE_ID,
+    MAX_STATS_IDS,
+    MAX_TITLE,
+    MAX_TITLE_BYTES,
+    PageCounts,
+    PostCounts,
+    StatsReply,
+    ViewMessage,
+    dump_reply,
+)
 from handlers.wiring import ENV_PAGE_RULES, HOME_AND_PROFILE, POST_COUNT_READER, TOP_POSTS, WIRING
+from local.routing import MAX_MESSAGE_BYTES
 
 
 def ask(body: dict[str, Any] | str) -> dict[str, Any]:
@@ -195,3 +207,55 @@ def test_stats_unprocessed_keys_retried_then_unavailable(cloud: Cloud) -> None:
     aws.client("dynamodb").meta.events.register("after-call.dynamodb.BatchGetItem", keep_unprocessed)
     assert ask({"message": "stats", "articleIds": ["a"]})["error"] == "unavailable"
     assert len(calls) == 5
+
+
+# ---- every reply fits API Gateway's 128 KB per message --------------------------------
+
+LONGEST_COUNT = 10**38 - 1  # a DynamoDB number holds at most 38 digits
+# Titles a client may send, each the most JSON bytes for its kind: four-byte characters,
+# characters JSON escapes to two bytes, and the mix that maximises the escaped size.
+WORST_TITLES = {
+    "four-byte": "\U0001f600" * (MAX_TITLE_BYTES // 4),
+    "escaped": '"' * MAX_TITLE,
+    "mixed": "\U0001f600" * ((MAX_TITLE_BYTES - MAX_TITLE) // 3)
+    + "\\" * (MAX_TITLE - (MAX_TITLE_BYTES - MAX_TITLE) // 3),
+}
+
+
+def longest_ids() -> list[str]:
+    return [f"{i:03d}".ljust(MAX_ARTICLE_ID, "x") for i in range(MAX_STATS_IDS)]
+
+
+@pytest.mark.parametrize("kind", sorted(WORST_TITLES))
+def test_stats_worst_case_reply_fits_api_gateways_message_quota(kind: str) -> None:
+    title = WORST_TITLES[kind]
+    ViewMessage(message="views", articleId="a", articleTitle=title)  # a title a client may really send
+    articles = [
+        PostCounts(articleId=a, articleTitle=title, totalViews=LONGEST_COUNT, uniqueViews=LONGEST_COUNT)
+        for a in longest_ids()
+    ]
+    pages = [
+        PageCounts(page=f"{i:02d}".ljust(64, "P"), totalViews=LONGEST_COUNT, uniqueViews=LONGEST_COUNT)
+        for i in range(MAX_PAGE_RULES)
+    ]
+    size = len(dump_reply(StatsReply(articles=articles, pages=pages)).encode("utf-8"))
+    assert size <= MAX_MESSAGE_BYTES, f"{kind}: {size} bytes"
+
+
+def test_stats_titles_stored_before_the_byte_limit_are_cut_to_fit(cloud: Cloud) -> None:
+    """300 four-byte characters each made this reply 139,002 bytes, over the quota."""
+    old_title = "\U0001f600" * MAX_TITLE
+    for article_id in longest_ids():
+        cloud.ddb.put_item(
+            TableName=cloud.table(POST_COUNT_READER),
+            Item={
+                "articleId": {"S": article_id},
+                "articleTitle": {"S": old_title},
+                "totalViews": {"N": str(LONGEST_COUNT)},
+                "uniqueViews": {"N": str(LONGEST_COUNT)},
+            },
+        )
+    body = stats.handler(ws_message({"message": "stats", "articleIds": longest_ids()}, route="stats"), None)["body"]
+    assert len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES
+    titles = {a["articleTitle"] for a in json.loads(body)["articles"]}
+    assert titles == {"\U0001f600" * (MAX_TITLE_BYTES // 4)}

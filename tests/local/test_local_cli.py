@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from handlers.settings import settings_from
 from local.__main__ import own_origins, parse_args, url_host
 from local.emulator import handler_environment
@@ -18,6 +20,13 @@ def test_parse_args_defaults() -> None:
 def test_parse_args_repeatable_origin() -> None:
     args = parse_args(["--port", "0", "--allowed-origin", "https://a.example", "--allowed-origin", "https://b.example"])
     assert args.port == 0 and args.allowed_origin == ["https://a.example", "https://b.example"]
+
+
+def test_parse_args_origin_normalised_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--allowed-origin", "HTTPS://A.example:443/"]).allowed_origin == ["https://a.example"]
+    with pytest.raises(SystemExit):
+        parse_args(["--allowed-origin", "https://a.example/posts"])
+    assert "no path" in capsys.readouterr().err
 
 
 def test_own_origins_name_both_loopback_hosts() -> None:

@@ -22,6 +22,13 @@ from local.gateway import content_length, lift_body
 ORIGIN = Origin("http://blog.test")
 
 
+def padded(body: dict[str, Any], size: int) -> str:
+    """`body` as JSON of exactly `size` UTF-8 bytes, padded with two-byte characters (size is bytes, not characters)."""
+    base = json.dumps({**body, "pad": ""}, ensure_ascii=False)
+    room = size - len(base.encode())
+    return base[:-2] + "\u00e9" * (room // 2) + "x" * (room % 2) + '"}'
+
+
 class Fakes:
     """Fake handlers recording their events; `connect` admits ORIGIN only, like the real one."""
 
@@ -53,7 +60,9 @@ class Fakes:
                 if name == "disconnect":
                     return {"statusCode": 200, "body": "never sent"}
                 body = {"route": name, "id": event["requestContext"]["messageId"]}
-                return {"statusCode": 200, "body": json.dumps(body)}
+                asked = json.loads(event["body"]).get("replyBytes") if event["body"].startswith("{") else None
+                reply = padded(body, asked) if isinstance(asked, int) else json.dumps(body)
+                return {"statusCode": 200, "body": reply}
 
             return handler
 
@@ -198,6 +207,24 @@ def test_message_of_exactly_128kb_is_routed(gateway: RunningGateway) -> None:
         assert json.loads(ws.recv(5))["route"] == "default"
 
 
+def test_route_response_over_128kb_never_reaches_the_client(
+    gateway: RunningGateway, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """API Gateway fails a route response over its 128 KB message quota: the client gets no frame."""
+    with connect(gateway.ws_url, origin=ORIGIN, max_size=None) as ws:
+        ws.send(json.dumps({"message": "stats", "replyBytes": 128 * 1024 + 1}))
+        ws.send('{"message":"views"}')
+        assert json.loads(ws.recv(5))["route"] == "views"
+    assert '"event":"route_response_too_large"' in capfd.readouterr().err
+
+
+def test_route_response_of_exactly_128kb_is_sent(gateway: RunningGateway) -> None:
+    with connect(gateway.ws_url, origin=ORIGIN, max_size=None) as ws:
+        ws.send(json.dumps({"message": "stats", "replyBytes": 128 * 1024}))
+        reply = ws.recv(5)
+    assert isinstance(reply, str) and len(reply.encode()) == 128 * 1024 and json.loads(reply)["route"] == "stats"
+
+
 def test_disconnect_runs_on_close_with_the_close_code(gateway: RunningGateway, fakes: Fakes) -> None:
     with connect(gateway.ws_url, origin=ORIGIN) as ws:
         ws.close(4000, "bye")
@@ -226,6 +253,18 @@ def test_connections_endpoint_with_boto3(gateway: RunningGateway, fakes: Fakes) 
         api.post_to_connection(ConnectionId=connection_id, Data=b"late")
     assert gone.value.response["Error"]["Code"] == "GoneException"
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+def test_connections_post_over_128kb_is_payload_too_large(gateway: RunningGateway, fakes: Fakes) -> None:
+    """PostToConnection's Data is at most 131,072 bytes: AWS answers 413 PayloadTooLargeException."""
+    api = aws_client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
+    with connect(gateway.ws_url, origin=ORIGIN, max_size=None) as ws:
+        connection_id = fakes.routes("$connect")[0]["requestContext"]["connectionId"]
+        with pytest.raises(api.exceptions.PayloadTooLargeException) as refused:
+            api.post_to_connection(ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1))
+        api.post_to_connection(ConnectionId=connection_id, Data=b"y" * (128 * 1024))
+        assert ws.recv(5) == "y" * (128 * 1024), "the oversize post must not have been sent"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
 def test_connections_unknown_id_is_gone(gateway: RunningGateway) -> None:

@@ -76,6 +76,23 @@ def test_config_allowed_origins_admit_http_localhost() -> None:
     assert _parse(allowedOrigins=["http://localhost:8787"]).allowed_origins == ("http://localhost:8787",)
 
 
+@pytest.mark.parametrize(
+    "origin", ["https://blog.example.com:443", "HTTPS://Blog.Example.COM.", "https://blog.example.com/"]
+)
+def test_config_allowed_origins_normalised_as_connect_compares_them(origin: str) -> None:
+    """`:443` in the config used to refuse the real blog at $connect."""
+    assert _parse(allowedOrigins=[origin, "https://blog.example.com"]).allowed_origins == ("https://blog.example.com",)
+
+
+def test_config_allowed_origins_admit_numeric_localhost_forms() -> None:
+    assert _parse(allowedOrigins=["http://127.1:8787"]).allowed_origins == ("http://127.0.0.1:8787",)
+
+
+@pytest.mark.parametrize(("origin", "problem"), [("https://[::1", "unclosed ["), ("https://a\uff03b", "not a valid")])
+def test_config_allowed_origins_reject_a_host_that_is_not_one(origin: str, problem: str) -> None:
+    assert problem in _error(allowedOrigins=[origin])
+
+
 def test_config_allowed_origins_reject_a_path() -> None:
     assert "no path" in _error(allowedOrigins=["https://blog.example.com/posts"])
 
