@@ -32,8 +32,23 @@ def reject_unsafe_characters(value: str) -> str:
     return value
 
 
+def reject_format_characters(value: str) -> str:
+    """Format characters (Unicode category Cf: bidi overrides such as U+202E, zero-width
+    joiners and spaces, soft hyphens) are invisible, so a title carrying them can show
+    other text than it holds, or reorder the text around it where it is displayed."""
+    for char in value:
+        if unicodedata.category(char) == "Cf":
+            raise ValueError(f"contains an invisible format character (U+{ord(char):04X})")
+    return value
+
+
 ArticleId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID_PATTERN)]
-Title = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(reject_unsafe_characters)]
+Title = Annotated[
+    StrictStr,
+    Field(max_length=MAX_TITLE),
+    AfterValidator(reject_unsafe_characters),
+    AfterValidator(reject_format_characters),
+]
 UrlText = Annotated[StrictStr, Field(max_length=MAX_URL), AfterValidator(reject_unsafe_characters)]
 
 
