@@ -80,7 +80,7 @@ def valid_views(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         message["articleId"] = draw(st.sampled_from(ARTICLE_IDS))
         if draw(st.booleans()):
-            message["articleTitle"] = draw(st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=300))
+            message["articleTitle"] = draw(st.text(st.characters(exclude_categories=("Cc", "Cs", "Cf")), max_size=300))
         if draw(st.booleans()):
             message["currentPage"] = "/posts/" + message["articleId"]
     else:
@@ -112,6 +112,7 @@ def broken_views(draw: st.DrawFn) -> Frame:  # noqa: PLR0912 (one branch per kin
                 "too_long",
                 "control",
                 "surrogate",
+                "format_title",
                 "nan",
                 "deep",
                 "lookalike_id",
@@ -150,6 +151,9 @@ def broken_views(draw: st.DrawFn) -> Frame:  # noqa: PLR0912 (one branch per kin
         message[field] = _insert(draw, str(message.get(field, "fuzz-a")), char)
     elif how == "surrogate":
         message[field] = _insert(draw, str(message.get(field, "fuzz-a")), chr(draw(st.integers(0xD800, 0xDFFF))))
+    elif how == "format_title":  # invisible characters that can hide or reorder a title's text
+        char = draw(st.sampled_from(["\u202e", "\u2066", "\u200b", "\u200d", "\ufeff", "\u00ad"]))
+        message["articleTitle"] = _insert(draw, str(message.get("articleTitle", "Hello")), char)
     elif how == "nan":
         text = dumps(message)
         literal = draw(st.sampled_from(["NaN", "Infinity", "-Infinity"]))
