@@ -181,7 +181,9 @@ def our_bill(
     receives = [c for c in calls if c["service"] == "sqs" and c["op"] == "ReceiveMessage"]
     busy_receives = sum(1 + c["retries"] for c in receives if c.get("messages"))
     deletes = sum(1 + c["retries"] for c in calls if c["service"] == "sqs" and c["op"].startswith("DeleteMessage"))
-    idle = idle_polls_per_second(len(wiring.queues)) * (run.drained - run.started)
+    # replicate's on-failure queue is polled by its repair consumer too, busy or idle.
+    polled = len(wiring.queues) + sum(1 for s in wiring.streams if s.repair is not None)
+    idle = idle_polls_per_second(polled) * (run.drained - run.started)
     units = dynamodb_units(calls)
     wru = sum(units.wru.values())
     facts = {

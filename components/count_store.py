@@ -8,7 +8,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRuntime
-from handlers.wiring import StreamSpec, TableSpec, Wiring, physical_table_name
+from components.view_event_bus import DLQ_RETENTION_SECONDS, redrive_policy, visibility_timeout
+from handlers.wiring import RepairSpec, StreamSpec, TableSpec, Wiring, physical_table_name
 
 # Lambda's own choice; failed-record summaries are kept as long as SQS allows.
 FAILURE_RETENTION_SECONDS = 14 * 24 * 3600
@@ -79,13 +80,7 @@ class CountStore(pulumi.ComponentResource):
     def _create_stream_consumer(self, spec: StreamSpec, args: CountStoreArgs) -> aws.sqs.Queue:
         base = f"{self._base}-{spec.table}-{spec.function}"
         table = self.tables[spec.table]
-        failures = aws.sqs.Queue(
-            f"{base}-failures",
-            name=f"{args.runtime.prefix}-{spec.function}-failures",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        failures = self._create_failure_queue(base, spec, args)
         consumer = HandlerFunction(
             f"{self._base}-{spec.function}",
             HandlerFunctionArgs(
@@ -114,4 +109,63 @@ class CountStore(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.role_policy]),
         )
+        if spec.repair is not None:
+            self._create_repair(base, spec.repair, failures, table, args)
         return failures
+
+    def _create_failure_queue(self, base: str, spec: StreamSpec, args: CountStoreArgs) -> aws.sqs.Queue:
+        """The mapping's on-failure queue; with a repair consumer it gets that consumer's
+        visibility timeout and its own DLQ, so a repair that keeps failing is kept, not lost."""
+        child = pulumi.ResourceOptions(parent=self)
+        physical = f"{args.runtime.prefix}-{spec.failure_queue}"
+        repair = spec.repair
+        dlq = (
+            None
+            if repair is None
+            else aws.sqs.Queue(
+                f"{base}-failures-dlq",
+                name=f"{physical}-dlq",
+                sqs_managed_sse_enabled=True,
+                message_retention_seconds=DLQ_RETENTION_SECONDS,
+                opts=child,
+            )
+        )
+        return aws.sqs.Queue(
+            f"{base}-failures",
+            name=physical,
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=FAILURE_RETENTION_SECONDS,
+            visibility_timeout_seconds=(
+                None if repair is None else visibility_timeout(args.wiring.function(repair.function).timeout_seconds)
+            ),
+            redrive_policy=(
+                None
+                if repair is None or dlq is None
+                else dlq.arn.apply(lambda arn: redrive_policy(arn, repair.max_receive_count))
+            ),
+            opts=child,
+        )
+
+    def _create_repair(
+        self, base: str, repair: RepairSpec, failures: aws.sqs.Queue, table: aws.dynamodb.Table, args: CountStoreArgs
+    ) -> None:
+        """The on-failure queue's consumer: re-reads the skipped range from the stream."""
+        consumer = HandlerFunction(
+            f"{self._base}-{repair.function}",
+            HandlerFunctionArgs(
+                spec=args.wiring.function(repair.function),
+                runtime=args.runtime,
+                table_arns=self.table_arns,
+                consumes_queue_arns=[failures.arn],
+                rereads_stream_arn=table.stream_arn,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.lambda_.EventSourceMapping(
+            f"{base}-failures-mapping",
+            event_source_arn=failures.arn,
+            function_name=consumer.function_arn,
+            batch_size=repair.batch_size,
+            function_response_types=[REPORT_BATCH_ITEM_FAILURES],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.role_policy]),
+        )

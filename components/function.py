@@ -56,6 +56,8 @@ class HandlerFunctionArgs:
     """A DynamoDB stream an event source mapping feeds this function from."""
     sends_to_queue_arn: pulumi.Input[str] | None = None
     """The stream mapping's on-failure queue (written with this function's role)."""
+    rereads_stream_arn: pulumi.Input[str] | None = None
+    """A DynamoDB stream this function reads records from by position, with no mapping (repair)."""
 
 
 def function_environment(spec: FunctionSpec, runtime: HandlerRuntime) -> dict[str, pulumi.Input[str]]:
@@ -82,6 +84,8 @@ def function_statements(spec: FunctionSpec, arns: Mapping[str, Any]) -> list[pol
         statements.append(policies.read_stream_statement(arns["stream"]))
     if arns.get("failure_queue"):
         statements.append(policies.send_to_queue_statement(arns["failure_queue"]))
+    if arns.get("reread_stream"):
+        statements.append(policies.reread_stream_statement(arns["reread_stream"]))
     return statements
 
 
@@ -157,5 +161,6 @@ class HandlerFunction(pulumi.ComponentResource):
             queues=pulumi.Output.all(*args.consumes_queue_arns),
             stream=args.reads_stream_arn,
             failure_queue=args.sends_to_queue_arn,
+            reread_stream=args.rereads_stream_arn,
         )
         return arns.apply(lambda resolved: policies.document(function_statements(args.spec, resolved)))

@@ -86,6 +86,17 @@ def read_stream_statement(stream_arn: str) -> Statement:
     }
 
 
+def reread_stream_statement(stream_arn: str) -> Statement:
+    """Reading records back by sequence number (GetShardIterator AT_SEQUENCE_NUMBER, then
+    GetRecords); no DescribeStream or ListStreams, which only a mapping needs."""
+    return {
+        "Sid": "RereadStreamRecords",
+        "Effect": "Allow",
+        "Action": ["dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+        "Resource": [stream_arn],
+    }
+
+
 def send_to_queue_statement(queue_arn: str) -> Statement:
     """The stream mapping's on-failure destination is written with the function's role."""
     return {

@@ -2,19 +2,48 @@
 
 For every key a batch touches, one TransactWriteItems holds the ADD to the count
 and a conditional Put of a marker per event (`<purpose>#<eventId>`, expired by TTL
-after the longest time SQS can still redeliver). A redelivered message, a
-redriven one, or an SDK retry of a committed transaction finds its marker and is
-skipped; a failure leaves nothing behind, so the message is simply retried.
+MARKER_TTL after the view was received). A redelivered message, a redriven one, or
+an SDK retry of a committed transaction finds its marker and is skipped; a failure
+leaves nothing behind, so the message is simply retried.
 
 One transaction per key (not per batch) means a throttled or failing write reports
 exactly the messages that fed it, and concurrent consumers conflict only on the
 same key. Cost (on-demand, items under 1 KB): 2 write units per marker and 2 per
 key update, so 4 WRU per view at batch size 1 and 2.2-4 WRU per view at 10.
+
+Every transaction is a function of the set of events it counts, never of the order
+SQS delivered them in: events are sorted by (receivedAt, eventId), the title is the
+earliest event's, and the ClientRequestToken is a hash of the request itself. So a
+redelivery in another order is the identical request, and a token never comes back
+with other parameters (DynamoDB answers IdempotentParameterMismatch for 10 minutes).
+
+Why a marker outlives every redelivery (R = receivedAt, set by API Gateway, not by
+the client; L = MARKER_TTL = 60 days; M = TTL_MARGIN = 1 day):
+- A marker is written with expiresAt = R + L. DynamoDB's TTL deletes an item only
+  after expiresAt has passed (usually within days after, never before), and an
+  expired item not yet deleted still fails `attribute_not_exists`. So a counted
+  event's marker exists at every moment before R + L.
+- No queue bounds how late a delivery can come: a message lives 4 days in its queue
+  and 14 days in the DLQ (from its first enqueue), but a DLQ redrive makes a new
+  message with a fresh retention period, and redrives can repeat. So the consumer
+  refuses every event with now - R >= L - M (MAX_EVENT_AGE = 59 days): it is
+  reported as a batch item failure, logged as `event_too_old`, and ends in the DLQ.
+- An accepted event's transaction runs before now + the function timeout (30 s),
+  i.e. before R + L - M + 30 s. M covers that and the skew between API Gateway's,
+  Lambda's and DynamoDB's clocks (all NTP-synchronised, far below an hour) with
+  room to spare. Hence every accepted delivery of a counted event meets its marker:
+  counted once, along any path. What is refused is only what waited 59 days, four
+  full redrive cycles (4 x 14 days = 56 days).
+- Storage: a marker is about 200 bytes (key, expiresAt and DynamoDB's 100-byte item
+  overhead); at 60 days a blog with 1 million views a month holds about 2 million
+  views markers (plus one per referred view), 0.4 GB, $0.10 a month at $0.25 per
+  GB-month. TTL deletes are free.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +54,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.log import log
 from handlers.sqs import Delivered
 
-MARKER_TTL_SECONDS = 15 * 24 * 3600  # SQS keeps a message (and its DLQ copy) up to 14 days
+DAY_SECONDS = 24 * 3600
+MARKER_TTL_SECONDS = 60 * DAY_SECONDS  # L in the module docstring
+TTL_MARGIN_SECONDS = DAY_SECONDS  # M: clock skew and the time from the age check to the commit
+MAX_EVENT_AGE_SECONDS = MARKER_TTL_SECONDS - TTL_MARGIN_SECONDS  # older events are refused
 MAX_MARKERS_PER_TRANSACTION = 99  # a transaction holds at most 100 items: the update + 99 markers
 CONFLICT_RETRIES = 3
 
@@ -37,6 +69,7 @@ class KeyWrite:
     key: dict[str, dict[str, str]]
     adds: dict[str, int] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)
+    """Attributes written only where the item has none: the first value stored stays."""
     deliveries: list[Delivered] = field(default_factory=list)
 
     @property
@@ -44,20 +77,33 @@ class KeyWrite:
         return [d.message_id for d in self.deliveries]
 
 
+@dataclass(frozen=True)
+class Tables:
+    counts: str
+    markers: str
+
+
 KeyOf = Callable[[Delivered], tuple[dict[str, dict[str, str]], dict[str, int], dict[str, str]] | None]
 
 
-def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> tuple[list[KeyWrite], list[Delivered]]:
-    """Pure: group deliveries into one write per key.
+def canonical_order(delivery: Delivered) -> tuple[int, str, str]:
+    """Earliest received first, ties by eventId, then by the whole event (a resent view
+    may share its eventId with another delivery), so no two different events tie."""
+    event = delivery.event
+    return event.receivedAt, event.eventId, event.model_dump_json()
 
-    key_of gives (key, counts to add, attributes to set) or None for a delivery with
-    nothing to count. A second delivery of the same eventId in one batch (SNS
+
+def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> tuple[list[KeyWrite], list[Delivered]]:
+    """Pure: group deliveries into one write per key, the same for any delivery order.
+
+    key_of gives (key, counts to add, attributes to set once) or None for a delivery
+    with nothing to count. A second delivery of the same eventId in one batch (SNS
     delivered it twice) is returned apart as a duplicate: already counted here.
     """
     writes: dict[str, KeyWrite] = {}
     duplicates: list[Delivered] = []
     seen: set[str] = set()
-    for delivery in deliveries:
+    for delivery in sorted(deliveries, key=canonical_order):
         if delivery.event.eventId in seen:
             duplicates.append(delivery)
             continue
@@ -71,7 +117,8 @@ def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> tuple[list[KeyW
         write = writes.setdefault(identity, KeyWrite(key=key))
         for name, amount in adds.items():
             write.adds[name] = write.adds.get(name, 0) + amount
-        write.sets.update(sets)  # the latest value in the batch wins
+        for name, value in sets.items():
+            write.sets.setdefault(name, value)  # the earliest event's value, whatever the delivery order
         write.deliveries.append(delivery)
     return list(writes.values()), duplicates
 
@@ -85,7 +132,8 @@ def update_item(table: str, write: KeyWrite) -> dict[str, Any]:
         adds.append(f"#a{i} :a{i}")
     for i, (name, value) in enumerate(sorted(write.sets.items())):
         names[f"#s{i}"], values[f":s{i}"] = name, {"S": value}
-        sets.append(f"#s{i} = :s{i}")
+        # if_not_exists: a view never renames a post; the first title stored stays.
+        sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
     expression = "ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else "")
     return {
         "Update": {
@@ -116,10 +164,35 @@ def marker_item(table: str, marker: str, received_at_ms: int) -> dict[str, Any]:
     }
 
 
-def request_token(markers: Sequence[str]) -> str:
-    """Same markers, same token: DynamoDB answers an SDK retry of a committed
-    transaction (within 10 minutes) with success instead of applying it again."""
-    return hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:36]
+def request_token(items: Sequence[dict[str, Any]]) -> str:
+    """A hash of the request itself: DynamoDB answers an SDK retry of a committed
+    transaction (within 10 minutes) with success instead of applying it again, and a
+    token can never come back with other parameters (IdempotentParameterMismatch)."""
+    canonical = json.dumps(list(items), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:36]
+
+
+def transact_request(tables: Tables, purpose: str, write: KeyWrite) -> dict[str, Any]:
+    """Pure: one key's TransactWriteItems arguments (the update, then a marker per event)."""
+    items = [update_item(tables.counts, write)] + [
+        marker_item(tables.markers, marker_id(purpose, d.event.eventId), d.event.receivedAt) for d in write.deliveries
+    ]
+    return {"TransactItems": items, "ClientRequestToken": request_token(items)}
+
+
+def too_old(deliveries: Iterable[Delivered], now: int) -> tuple[list[Delivered], list[Delivered]]:
+    """Pure: (fresh, refused). An event received MAX_EVENT_AGE ago or earlier could
+    outlive its marker, so it is never counted (module docstring). `now` in epoch ms."""
+    fresh: list[Delivered] = []
+    refused: list[Delivered] = []
+    for delivery in deliveries:
+        age_ms = now - delivery.event.receivedAt
+        (refused if age_ms >= MAX_EVENT_AGE_SECONDS * 1000 else fresh).append(delivery)
+    return fresh, refused
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _already_counted(exc: ClientError, markers: Sequence[str]) -> set[str]:
@@ -127,12 +200,6 @@ def _already_counted(exc: ClientError, markers: Sequence[str]) -> set[str]:
     reasons = exc.response.get("CancellationReasons") or []
     # Item 0 is the update; items 1.. are the markers, in order.
     return {m for m, r in zip(markers, reasons[1:], strict=False) if r.get("Code") == "ConditionalCheckFailed"}
-
-
-@dataclass(frozen=True)
-class Tables:
-    counts: str
-    markers: str
 
 
 def commit(
@@ -147,11 +214,8 @@ def commit(
     conflicts = 0
     while pending.deliveries:
         markers = [marker_id(purpose, d.event.eventId) for d in pending.deliveries]
-        items = [update_item(tables.counts, pending)] + [
-            marker_item(tables.markers, m, d.event.receivedAt) for m, d in zip(markers, pending.deliveries, strict=True)
-        ]
         try:
-            ddb.transact_write_items(TransactItems=items, ClientRequestToken=request_token(markers))
+            ddb.transact_write_items(**transact_request(tables, purpose, pending))
             return []
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
@@ -173,14 +237,30 @@ def commit(
     return []
 
 
-def count_exactly_once(ddb: Any, tables: Tables, purpose: str, deliveries: list[Delivered], key_of: KeyOf) -> list[str]:
-    """Aggregate, then commit each key; the messageIds to report as failed."""
+def count_exactly_once(
+    ddb: Any, tables: Tables, purpose: str, deliveries: list[Delivered], key_of: KeyOf, now: int | None = None
+) -> list[str]:
+    """Refuse events too old to count, aggregate the rest, then commit each key; the
+    messageIds to report as failed. `now` (epoch ms) is the clock, for tests."""
 
     def recount(subset: list[Delivered]) -> KeyWrite:
         return aggregate(subset, key_of)[0][0]
 
-    writes, _nothing_to_count = aggregate(deliveries, key_of)
-    failed: list[str] = []
+    clock = now_ms() if now is None else now
+    fresh, refused = too_old(deliveries, clock)
+    failed = [d.message_id for d in refused]
+    if refused:
+        # Counts and ages only: they reach the DLQ, where an operator finds them.
+        oldest = min(d.event.receivedAt for d in refused)
+        log(
+            "warning",
+            "event_too_old",
+            purpose=purpose,
+            events=len(refused),
+            oldestAgeDays=round((clock - oldest) / (DAY_SECONDS * 1000), 1),
+            maxAgeDays=MAX_EVENT_AGE_SECONDS // DAY_SECONDS,
+        )
+    writes, _nothing_to_count = aggregate(fresh, key_of)
     for write in writes:
         step = MAX_MARKERS_PER_TRANSACTION
         parts = (

@@ -43,14 +43,26 @@ def reject_long_titles(value: str) -> str:
     return value
 
 
+def reject_format_characters(value: str) -> str:
+    """Format characters (Unicode category Cf: bidi overrides such as U+202E, zero-width
+    joiners and spaces, soft hyphens) are invisible, so a title carrying them can show
+    other text than it holds, or reorder the text around it where it is displayed."""
+    for char in value:
+        if unicodedata.category(char) == "Cf":
+            raise ValueError(f"contains an invisible format character (U+{ord(char):04X})")
+    return value
+
+
 def fit_title(value: str) -> str:
     """A title cut to the limits, for replies: rows stored before the byte limit may be longer."""
     return value[:MAX_TITLE].encode("utf-8", "surrogatepass")[:MAX_TITLE_BYTES].decode("utf-8", "ignore")
 
 
 ArticleId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID_PATTERN)]
+# TitleText is what an event already queued may hold; Title is what a client may send now
+# (events queued before a limit tightened must still count, not dead-letter).
 TitleText = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(reject_unsafe_characters)]
-Title = Annotated[TitleText, AfterValidator(reject_long_titles)]
+Title = Annotated[TitleText, AfterValidator(reject_format_characters), AfterValidator(reject_long_titles)]
 UrlText = Annotated[StrictStr, Field(max_length=MAX_URL), AfterValidator(reject_unsafe_characters)]
 
 

@@ -24,9 +24,11 @@ class Unprocessed(RuntimeError):
 
 
 def post_counts(item: Item, article_id: str, fallback_title: str = "") -> PostCounts:
+    """fallback_title (the client's) only for a post not stored yet: a stored post shows
+    its stored title, even none, never one a client just sent."""
     return PostCounts(
         articleId=article_id,
-        articleTitle=text(item, "articleTitle") or fallback_title,
+        articleTitle=text(item, "articleTitle") if item else fallback_title,
         totalViews=number(item, "totalViews"),
         uniqueViews=number(item, "uniqueViews"),
     )

@@ -95,6 +95,21 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class RepairSpec:
+    """The consumer of a stream mapping's on-failure queue.
+
+    When the mapping gives up on a batch (retries exhausted, or records older than the
+    maximum age) Lambda skips it and sends its metadata (shard, sequence-number range),
+    not its records, to the queue; this function repairs what the batch would have done.
+    """
+
+    function: str
+    batch_size: int = 10
+    max_receive_count: int = 5
+    """Deliveries before a failure message moves to the queue's own DLQ."""
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """A DynamoDB stream feeding a function."""
 
@@ -103,6 +118,13 @@ class StreamSpec:
     batch_size: int = 100
     maximum_retry_attempts: int = 5
     maximum_record_age_seconds: int = 3600
+    repair: RepairSpec | None = None
+    """Who consumes the on-failure queue; None leaves failures there for an operator."""
+
+    @property
+    def failure_queue(self) -> str:
+        """The on-failure queue's name after the stack prefix (`<prefix>-<name>`)."""
+        return f"{self.function}-failures"
 
 
 @dataclass(frozen=True)
@@ -201,6 +223,17 @@ WIRING = Wiring(
             ),
             timeout_seconds=30,
         ),
+        FunctionSpec(
+            "replicate-repair",
+            "handlers.repair",
+            tables=(
+                # GetItem (consistent) for the keys of a failed range; Scan only when the
+                # range has left the stream (24 h) and every post is reconciled instead.
+                TableGrant(POST_COUNT_WRITER, ("dynamodb:GetItem", "dynamodb:Scan")),
+                TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),
+            ),
+            timeout_seconds=60,
+        ),
     ),
     routes=(
         RouteSpec("$connect", "connect", replies=False),
@@ -217,7 +250,7 @@ WIRING = Wiring(
         # delivered here, so the views function stays one publish per view.
         QueueSpec("referrer", {HAS_REFERRER_ATTRIBUTE: ["true"]}, "referrer-counter"),
     ),
-    streams=(StreamSpec(POST_COUNT_WRITER, "replicate"),),
+    streams=(StreamSpec(POST_COUNT_WRITER, "replicate", repair=RepairSpec("replicate-repair")),),
 )
 
 

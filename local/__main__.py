@@ -25,7 +25,7 @@ from local import emulator
 from local.functions import Functions, log
 from local.gateway import Gateway
 from local.launcher import ready_line
-from local.pollers import QueuePoller, StreamPoller
+from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
 
 DEFAULT_PORT = 8787
 STOP_SECONDS = 3.0
@@ -88,9 +88,18 @@ def start_pollers(
             emulator.client("dynamodbstreams", resources.endpoint),
             functions,
             stop,
+            FailureDestination(
+                emulator.client("sqs", resources.endpoint), resources.failure_queues[s.failure_queue].url
+            ),
         )
         for s in wiring.streams
     ]
+    # The on-failure queues' repair consumers, fed like any queue.
+    for s in wiring.streams:
+        feed = failure_queue_feed(s)
+        if feed is not None:
+            queue = resources.failure_queues[s.failure_queue]
+            threads.append(QueuePoller(feed, queue, emulator.client("sqs", resources.endpoint), functions, stop))
     for thread in threads:
         thread.start()
     return stop, threads
@@ -170,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _warm_handler_clients() -> None:
     """Create the handlers' cached clients before any thread races to create them."""
-    for service in ("dynamodb", "sns"):
+    for service in ("dynamodb", "dynamodbstreams", "sns"):
         aws.client(service)
 
 

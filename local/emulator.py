@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
@@ -66,6 +66,8 @@ class Resources:
     """By QueueSpec.name."""
     streams: dict[str, str]
     """Stream ARN by logical table name."""
+    failure_queues: dict[str, QueueResources] = field(default_factory=dict)
+    """Each stream mapping's on-failure queue, by StreamSpec.failure_queue."""
 
 
 def topic_name(stack: str) -> str:
@@ -158,24 +160,29 @@ def create_resources(wiring: Wiring, endpoint: str, stack: str = STACK) -> Resou
     topic_arn = str(sns.create_topic(Name=topic_name(stack))["TopicArn"])
     queues: dict[str, QueueResources] = {}
     for queue in wiring.queues:
-        dlq_url = sqs.create_queue(QueueName=queue_name(stack, queue.name, dlq=True))["QueueUrl"]
-        redrive = {
-            "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
-            "maxReceiveCount": str(queue.max_receive_count),
-        }
-        url = sqs.create_queue(
-            QueueName=queue_name(stack, queue.name),
-            Attributes={
-                "RedrivePolicy": json.dumps(redrive),
-                "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
-            },
-        )["QueueUrl"]
-        arn = _queue_arn(sqs, url)
+        created = _queue_with_dlq(sqs, stack, queue.name, queue.max_receive_count)
         sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
-            Endpoint=arn,
+            Endpoint=created.arn,
             Attributes={"FilterPolicy": json.dumps(queue.filter_policy), "RawMessageDelivery": "true"},
         )
-        queues[queue.name] = QueueResources(queue.name, url, arn, dlq_url)
-    return Resources(endpoint, topic_arn, queues, streams)
+        queues[queue.name] = created
+    # Each stream mapping's on-failure destination, as components/count_store.py builds it.
+    failure_queues = {
+        s.failure_queue: _queue_with_dlq(sqs, stack, s.failure_queue, s.repair.max_receive_count if s.repair else 0)
+        for s in wiring.streams
+    }
+    return Resources(endpoint, topic_arn, queues, streams, failure_queues)
+
+
+def _queue_with_dlq(sqs: Any, stack: str, name: str, max_receive_count: int) -> QueueResources:
+    """A queue redriving to `<name>-dlq` after max_receive_count deliveries (0: no DLQ)."""
+    dlq_url = ""
+    attributes = {"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)}
+    if max_receive_count:
+        dlq_url = sqs.create_queue(QueueName=queue_name(stack, name, dlq=True))["QueueUrl"]
+        redrive = {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(max_receive_count)}
+        attributes["RedrivePolicy"] = json.dumps(redrive)
+    url = sqs.create_queue(QueueName=queue_name(stack, name), Attributes=attributes)["QueueUrl"]
+    return QueueResources(name, url, _queue_arn(sqs, url), dlq_url)

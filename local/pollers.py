@@ -4,21 +4,27 @@ A queue poller long-polls with the QueueSpec's batch size and batching window,
 deletes what the consumer accepted and leaves what it reported as failed, so moto's
 redrive moves a poison message to the DLQ after maxReceiveCount deliveries.
 A stream poller reads each shard in order and on a failure retries from the failed
-record, a bounded number of times, then skips it (Lambda's retry limit).
+record, a bounded number of times, then skips it (Lambda's retry limit, with bisection
+having isolated that record) and, like Lambda, sends the skipped range's metadata to the
+mapping's on-failure queue, where the repair consumer (a queue poller) picks it up.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import Any
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.wiring import QueueSpec, StreamSpec
+from handlers.wiring import StreamSpec
 from local.emulator import REGION, QueueResources
 from local.functions import Functions, HandlerFailed, log
-from local.records import failed_items, sequence_number, sqs_event, stream_event
+from local.records import failed_items, sequence_number, sqs_event, stream_event, stream_failure_record
 
 # Long polls are short so that a stop request is honoured within about a second.
 POLL_SECONDS = 1
@@ -27,9 +33,46 @@ IDLE_SECONDS = 0.2
 SHARD_REFRESH_SECONDS = 5.0
 
 
+class PolledQueue(Protocol):
+    """What a queue poller needs of a queue's spec (a QueueSpec, or a stream's failure queue)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def function(self) -> str: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def max_batching_window_seconds(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class FailureQueueFeed:
+    """A stream's on-failure queue, drained by its repair function (StreamSpec.repair)."""
+
+    name: str
+    function: str
+    batch_size: int
+    max_batching_window_seconds: int = 0
+
+
+def failure_queue_feed(spec: StreamSpec) -> FailureQueueFeed | None:
+    if spec.repair is None:
+        return None
+    return FailureQueueFeed(spec.failure_queue, spec.repair.function, spec.repair.batch_size)
+
+
+@dataclass(frozen=True)
+class FailureDestination:
+    """Where a stream poller sends what it skips: the mapping's on-failure queue."""
+
+    sqs: Any
+    queue_url: str
+
+
 class QueuePoller(threading.Thread):
     def __init__(
-        self, spec: QueueSpec, queue: QueueResources, sqs: Any, functions: Functions, stop: threading.Event
+        self, spec: PolledQueue, queue: QueueResources, sqs: Any, functions: Functions, stop: threading.Event
     ) -> None:
         super().__init__(name=f"sqs-{spec.name}", daemon=True)
         self.spec, self.queue, self.sqs, self.functions, self.stop = spec, queue, sqs, functions, stop
@@ -92,7 +135,8 @@ class QueuePoller(threading.Thread):
 
 
 class _Shard:
-    def __init__(self, iterator: str | None) -> None:
+    def __init__(self, shard_id: str, iterator: str | None) -> None:
+        self.shard_id = shard_id
         self.iterator = iterator
         self.pending: list[dict[str, Any]] = []
         self.attempts = 0
@@ -100,11 +144,17 @@ class _Shard:
 
 class StreamPoller(threading.Thread):
     def __init__(
-        self, spec: StreamSpec, stream_arn: str, streams: Any, functions: Functions, stop: threading.Event
+        self,
+        spec: StreamSpec,
+        stream_arn: str,
+        streams: Any,
+        functions: Functions,
+        stop: threading.Event,
+        failures: FailureDestination | None = None,
     ) -> None:
         super().__init__(name=f"stream-{spec.table}", daemon=True)
         self.spec, self.stream_arn, self.streams = spec, stream_arn, streams
-        self.functions, self.stop = functions, stop
+        self.functions, self.stop, self.failures = functions, stop, failures
         self.shards: dict[str, _Shard] = {}
         self._refreshed = 0.0
 
@@ -134,7 +184,7 @@ class StreamPoller(threading.Thread):
                 iterator = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
-                self.shards[shard_id] = _Shard(iterator)
+                self.shards[shard_id] = _Shard(shard_id, iterator)
 
     def _step(self, shard_id: str, shard: _Shard) -> bool:
         """Read (if nothing is pending) and deliver one batch; True when there was work."""
@@ -167,8 +217,24 @@ class StreamPoller(threading.Thread):
         shard.pending = shard.pending[ids.index(failed[0]) :]
         shard.attempts += 1
         if shard.attempts > self.spec.maximum_retry_attempts:
+            self._send_failure(shard, shard.pending[:1], shard.attempts)  # before dropping: nothing is lost
             log("error", "stream_record_skipped", table=self.spec.table, sequenceNumber=failed[0])
             shard.pending = shard.pending[1:]
             shard.attempts = 0
             return
         self.stop.wait(min(0.1 * 2**shard.attempts, 2.0))
+
+    def _send_failure(self, shard: _Shard, skipped: list[dict[str, Any]], invocations: int) -> None:
+        """Lambda's on-failure destination: the skipped range's metadata, not its records."""
+        if self.failures is None:
+            return
+        body = stream_failure_record(
+            skipped,
+            shard.shard_id,
+            self.stream_arn,
+            f"arn:aws:lambda:{REGION}:123456789012:function:local-{self.spec.function}",
+            invocations,
+            str(uuid.uuid4()),
+            datetime.now(UTC),
+        )
+        self.failures.sqs.send_message(QueueUrl=self.failures.queue_url, MessageBody=json.dumps(body, default=str))

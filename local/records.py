@@ -7,7 +7,7 @@ source ARN, the region); the pollers do the same so the consumers see AWS's shap
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -98,3 +98,45 @@ def stream_event(records: Iterable[Mapping[str, Any]], stream_arn: str, region: 
 
 def sequence_number(record: Mapping[str, Any]) -> str:
     return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ""
+
+
+def stream_failure_record(
+    records: Sequence[Mapping[str, Any]],
+    shard_id: str,
+    stream_arn: str,
+    function_arn: str,
+    invoke_count: int,
+    request_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """What Lambda sends to a stream mapping's on-failure destination when it skips these
+    records after its retries: their position and count, never the records themselves."""
+    first, last = records[0].get("dynamodb") or {}, records[-1].get("dynamodb") or {}
+    return {
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invoke_count,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": str(first.get("SequenceNumber", "")),
+            "endSequenceNumber": str(last.get("SequenceNumber", "")),
+            "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
+            "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
+            "batchSize": len(records),
+            "streamArn": stream_arn,
+        },
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,10 +135,19 @@ def cloud(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
 # ---- event factories (real AWS shapes, from the samples in tests/events) -----------
 
 
-def ws_message(body: str | dict[str, Any], route: str = "views", message_id: str | None = None) -> dict[str, Any]:
+def now_ms() -> int:
+    """Events are stamped now, as API Gateway does: the counters refuse views older than
+    their markers can prove (handlers/ledger.py), so a fixed date would age out."""
+    return time.time_ns() // 1_000_000
+
+
+def ws_message(
+    body: str | dict[str, Any], route: str = "views", message_id: str | None = None, received_at_ms: int | None = None
+) -> dict[str, Any]:
     event = sample("ws_message")
     event["requestContext"]["routeKey"] = route
     event["requestContext"]["messageId"] = message_id or uuid.uuid4().hex[:16]
+    event["requestContext"]["requestTimeEpoch"] = now_ms() if received_at_ms is None else received_at_ms
     event["body"] = body if isinstance(body, str) else json.dumps(body)
     return event
 
@@ -180,7 +190,7 @@ def view_event(event_id: str | None = None, **fields: Any) -> dict[str, Any]:
     event: dict[str, Any] = {
         "eventId": event_id or uuid.uuid4().hex,
         "eventType": "post_view",
-        "receivedAt": 1_795_824_000_123,
+        "receivedAt": now_ms(),
         "unique": True,
         "articleId": "hello-world",
         "articleTitle": "Hello World",

@@ -82,7 +82,7 @@ def test_error_body_matches_the_schemas_error_reply(detail: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["handlers.connect", "handlers.disconnect", "handlers.default", "handlers.replicate"]
+    "module", ["handlers.connect", "handlers.disconnect", "handlers.default", "handlers.replicate", "handlers.repair"]
 )
 def test_handlers_that_validate_nothing_do_not_load_pydantic(module: str) -> None:
     """Their cold start should pay for neither pydantic nor the schema (bench/coldstart.py)."""

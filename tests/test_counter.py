@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import Cloud, sqs_event, sqs_record, view_event
+import pytest
+from conftest import Cloud, now_ms, sqs_event, sqs_record, view_event
 from faults import fail, lose_response
 
 from handlers import aws, counter, referrers
 from handlers.attributes import number
-from handlers.ledger import MARKER_TTL_SECONDS
+from handlers.ledger import MARKER_TTL_SECONDS, MAX_EVENT_AGE_SECONDS
 from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER, REFERRER
 
 
@@ -41,10 +42,29 @@ def test_counter_batch_aggregates_one_write_per_key(cloud: Cloud) -> None:
     assert len(seen) == 2 and len(updates) == 2
 
 
-def test_counter_sets_latest_title(cloud: Cloud) -> None:
-    records = [sqs_record(view_event(articleTitle="Old")), sqs_record(view_event(articleTitle="New Title"))]
-    counter.handler(sqs_event(records), None)
-    assert cloud.item(POST_COUNT_WRITER, articleId="hello-world")["articleTitle"] == {"S": "New Title"}
+def title(cloud: Cloud, article_id: str = "hello-world") -> str | None:
+    return cloud.item(POST_COUNT_WRITER, articleId=article_id).get("articleTitle", {}).get("S")
+
+
+def test_counter_views_cannot_rename_a_post(cloud: Cloud) -> None:
+    counter.handler(sqs_event([sqs_record(view_event(articleTitle="Hello World"))]), None)
+    counter.handler(sqs_event([sqs_record(view_event(articleTitle="Buy pills at evil.example"))]), None)
+    assert title(cloud) == "Hello World" and counts(cloud) == (2, 2)
+
+
+def test_counter_first_title_stored_when_earlier_views_had_none(cloud: Cloud) -> None:
+    counter.handler(sqs_event([sqs_record(view_event(articleTitle=None))]), None)
+    assert title(cloud) is None
+    counter.handler(sqs_event([sqs_record(view_event(articleTitle="Hello World"))]), None)
+    counter.handler(sqs_event([sqs_record(view_event(articleTitle="Other"))]), None)
+    assert title(cloud) == "Hello World"
+
+
+def test_counter_batch_title_is_the_earliest_received_views(cloud: Cloud) -> None:
+    early = view_event(articleTitle="Early", receivedAt=now_ms() - 5_000)
+    late = view_event(articleTitle="Late", receivedAt=now_ms())
+    counter.handler(sqs_event([sqs_record(late), sqs_record(early)]), None)
+    assert title(cloud) == "Early"
 
 
 def test_counter_pages_counted_in_home_and_profile(cloud: Cloud) -> None:
@@ -134,10 +154,11 @@ def test_counter_more_than_99_views_of_one_key_split_into_transactions(cloud: Cl
 
 
 def test_counter_markers_expire(cloud: Cloud) -> None:
-    counter.handler(sqs_event([sqs_record(view_event())]), None)
+    event = view_event()
+    counter.handler(sqs_event([sqs_record(event)]), None)
     [marker] = cloud.items(COUNTED_EVENTS)
     assert marker["markerId"]["S"].startswith("views#")
-    assert int(marker["expiresAt"]["N"]) == 1_795_824_000 + MARKER_TTL_SECONDS  # receivedAt + 15 days
+    assert int(marker["expiresAt"]["N"]) == event["receivedAt"] // 1000 + MARKER_TTL_SECONDS  # receivedAt + 60 days
 
 
 def test_counter_redelivered_batch_repeats_the_identical_transaction(cloud: Cloud) -> None:
@@ -192,3 +213,37 @@ def test_referrer_and_view_markers_do_not_collide(cloud: Cloud) -> None:
     counter.handler(sqs_event([sqs_record(body)]), None)
     referrers.handler(sqs_event([sqs_record(body)]), None)
     assert counts(cloud) == (1, 1) and [number(r, "views") for r in cloud.items(REFERRER)] == [1]
+
+
+def test_counter_event_older_than_its_marker_can_prove_is_refused_and_logged(
+    cloud: Cloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = sqs_record(view_event(receivedAt=now_ms() - MAX_EVENT_AGE_SECONDS * 1000 - 1))
+    fresh = sqs_record(view_event(receivedAt=now_ms() - (MAX_EVENT_AGE_SECONDS - 3600) * 1000))
+    assert failures(counter.handler(sqs_event([stale, fresh]), None)) == [stale["messageId"]]
+    assert counts(cloud) == (1, 1) and len(cloud.items(COUNTED_EVENTS)) == 1
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "event_too_old" in x]
+    assert line["purpose"] == "views" and line["events"] == 1 and line["maxAgeDays"] == 59
+    assert set(line) == {"ts", "level", "event", "purpose", "events", "oldestAgeDays", "maxAgeDays"}
+
+
+def test_counter_refused_old_event_reaches_the_dlq(cloud: Cloud) -> None:
+    """A view redriven from the DLQ long after it was received: refused on every delivery,
+    so SQS moves it back to the DLQ instead of counting it a second time."""
+    body = json.dumps(view_event(receivedAt=now_ms() - 70 * 24 * 3600 * 1000))
+    cloud.sqs.send_message(QueueUrl=cloud.queue_urls["post_view"], MessageBody=body)
+    for _ in range(10):
+        messages = cloud.receive("post_view")
+        if not messages:
+            break
+        records = [sqs_record(m["Body"], m["MessageId"]) for m in messages]
+        response = counter.handler(sqs_event(records), None)
+        assert failures(response) == [m["MessageId"] for m in messages]  # left in the queue
+    assert [m["Body"] for m in cloud.receive("post_view", dlq=True)] == [body]
+    assert counts(cloud) == (0, 0) and cloud.items(COUNTED_EVENTS) == []
+
+
+def test_referrers_refuse_old_events_too(cloud: Cloud) -> None:
+    old = sqs_record(view_event(referrer="https://a.example/", receivedAt=now_ms() - 60 * 24 * 3600 * 1000))
+    assert failures(referrers.handler(sqs_event([old]), None)) == [old["messageId"]]
+    assert cloud.items(REFERRER) == []

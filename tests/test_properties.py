@@ -53,6 +53,11 @@ def unsafe(value: str) -> bool:
     return any(0xD800 <= ord(c) <= 0xDFFF or unicodedata.category(c) == "Cc" for c in value)
 
 
+def unsafe_title(value: str) -> bool:
+    """A title may not hide text either: no format characters (bidi overrides, zero-width)."""
+    return unsafe(value) or any(unicodedata.category(c) == "Cf" for c in value)
+
+
 @MANY
 @given(view_fields)
 def test_schema_accepts_only_safe_bounded_text(fields: dict[str, Any]) -> None:
@@ -65,6 +70,7 @@ def test_schema_accepts_only_safe_bounded_text(fields: dict[str, Any]) -> None:
         return
     for value in (message.articleTitle, message.currentPage, message.previousPage, message.referrer):
         assert value is None or not unsafe(value)
+    assert message.articleTitle is None or not unsafe_title(message.articleTitle)
     assert message.articleId is None or len(message.articleId) <= MAX_ARTICLE_ID
     assert message.articleTitle is None or len(message.articleTitle) <= MAX_TITLE
     assert message.articleTitle is None or len(message.articleTitle.encode()) <= MAX_TITLE_BYTES
@@ -84,7 +90,9 @@ def test_schema_reports_validation_errors_in_one_line(title: str) -> None:
     try:
         ViewMessage.model_validate({"message": "views", "articleTitle": title})
     except ValidationError:
-        assert unsafe(title) or len(title) > MAX_TITLE or len(title.encode()) > MAX_TITLE_BYTES
+        assert unsafe_title(title) or len(title) > MAX_TITLE or len(title.encode()) > MAX_TITLE_BYTES
+    else:
+        assert not unsafe_title(title)
 
 
 hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6}){1,2}", fullmatch=True)

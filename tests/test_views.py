@@ -49,6 +49,21 @@ def test_views_post_replies_with_stored_counts(cloud: Cloud) -> None:
     }
 
 
+def test_views_reply_shows_the_stored_title_not_the_clients(cloud: Cloud) -> None:
+    cloud.ddb.put_item(
+        TableName=cloud.table(POST_COUNT_READER),
+        Item={"articleId": {"S": "hello-world"}, "articleTitle": {"S": "Hello World"}, "totalViews": {"N": "3"}},
+    )
+    assert send({**POST, "articleTitle": "Renamed by a stranger"})["articleTitle"] == "Hello World"
+
+
+def test_views_reply_for_a_stored_post_without_title_does_not_echo_the_clients(cloud: Cloud) -> None:
+    cloud.ddb.put_item(
+        TableName=cloud.table(POST_COUNT_READER), Item={"articleId": {"S": "hello-world"}, "totalViews": {"N": "3"}}
+    )
+    assert send({**POST, "articleTitle": "Chosen by a stranger"})["articleTitle"] == ""
+
+
 def test_views_unknown_post_replies_zero_with_its_title(cloud: Cloud) -> None:
     reply = send(POST)
     assert (reply["totalViews"], reply["uniqueViews"], reply["articleTitle"]) == (0, 0, "Hello World")
@@ -119,6 +134,8 @@ def test_views_refreshed_counts_as_not_unique(cloud: Cloud) -> None:
         ("articleTitle", "t" * 301, "articleTitle: at most 300 characters"),
         ("articleTitle", "\U0001f600" * 151, "articleTitle: at most 600 bytes of UTF-8"),
         ("articleTitle", "bad\u0007title", "articleTitle: contains a control character"),
+        ("articleTitle", "Hello \u202edlroW", "articleTitle: contains an invisible format character (U+202E)"),
+        ("articleTitle", "zero\u200bwidth", "articleTitle: contains an invisible format character (U+200B)"),
         ("currentPage", "/" + "p" * 2048, "currentPage: at most 2048 characters"),
         ("referrer", "https://x.example/\ud800", "referrer: contains a lone surrogate"),
         ("refreshed", "yes", "refreshed: must be true or false"),
@@ -196,5 +213,5 @@ def test_views_log_lines_carry_nothing_personal(cloud: Cloud, capsys: pytest.Cap
 
 
 def test_views_event_carries_api_gateways_receive_time(cloud: Cloud) -> None:
-    send(POST)
+    views.handler(ws_message(POST, received_at_ms=1_795_824_000_123), None)
     assert published(cloud, "post_view")[0]["receivedAt"] == 1_795_824_000_123  # requestTimeEpoch

@@ -21,12 +21,13 @@ def test_wiring_every_function_module_has_a_handler(spec: object) -> None:
 def test_wiring_routes_queues_and_streams_name_known_functions() -> None:
     named = (
         {r.function for r in WIRING.routes} | {q.function for q in WIRING.queues} | {s.function for s in WIRING.streams}
-    )
+    ) | {s.repair.function for s in WIRING.streams if s.repair is not None}
     assert named <= FUNCTIONS
 
 
 def test_wiring_every_function_is_used_once_as_a_consumer_or_route() -> None:
     consumers = [q.function for q in WIRING.queues] + [s.function for s in WIRING.streams]
+    consumers += [s.repair.function for s in WIRING.streams if s.repair is not None]
     assert len(consumers) == len(set(consumers))
     assert {r.function for r in WIRING.routes} | set(consumers) == FUNCTIONS
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from handlers.wiring import WIRING, QueueSpec, StreamSpec
 from local.emulator import QueueResources
 from local.functions import Functions
-from local.pollers import QueuePoller, StreamPoller
+from local.pollers import FailureDestination, QueuePoller, StreamPoller
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/local-PostCountWriter/stream/x"
 
@@ -66,11 +68,30 @@ class Consumer:
         return {"batchItemFailures": [{"itemIdentifier": s} for s in failed[:1]]}
 
 
-def drain(consumer: Consumer, records: list[dict[str, Any]], retries: int = 5, steps: int = 20) -> None:
+class SentMessages:
+    """A fake SQS client for the on-failure queue: keeps what was sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> None:
+        assert QueueUrl == "http://failures"
+        self.bodies.append(json.loads(MessageBody))
+
+
+def drain(
+    consumer: Consumer,
+    records: list[dict[str, Any]],
+    retries: int = 5,
+    steps: int = 20,
+    sent: SentMessages | None = None,
+) -> None:
     spec = StreamSpec("PostCountWriter", "replicate", batch_size=100, maximum_retry_attempts=retries)
     stop = threading.Event()
     stop.set()  # backoff waits return at once
-    poller = StreamPoller(spec, STREAM_ARN, FakeStreams(records), Functions(WIRING, {"replicate": consumer}), stop)
+    failures = FailureDestination(sent, "http://failures") if sent is not None else None
+    functions = Functions(WIRING, {"replicate": consumer})
+    poller = StreamPoller(spec, STREAM_ARN, FakeStreams(records), functions, stop, failures)
     poller._refresh_shards()
     for _ in range(steps):
         for shard_id, shard in list(poller.shards.items()):
@@ -94,6 +115,19 @@ def test_stream_poller_skips_a_record_after_the_retry_limit(capsys: pytest.Captu
     drain(consumer, [record("1"), record("2"), record("3")], retries=2)
     assert consumer.batches == [["1", "2", "3"], ["2", "3"], ["2", "3"], ["3"]]
     assert '"event":"stream_record_skipped"' in capsys.readouterr().err
+
+
+def test_stream_poller_sends_what_it_skips_to_the_on_failure_queue_as_lambda_does() -> None:
+    sent = SentMessages()
+    drain(Consumer(fail={"2": 100}), [record("1"), record("2"), record("3")], retries=2, sent=sent)
+    [body] = sent.bodies
+    expected = json.loads((Path(__file__).parents[1] / "events" / "stream_failure.json").read_text())
+    assert set(body) == set(expected) and set(body["DDBStreamBatchInfo"]) == set(expected["DDBStreamBatchInfo"])
+    info = body["DDBStreamBatchInfo"]
+    assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"]) == ("shard-0", "2", "2")
+    assert (info["batchSize"], info["streamArn"]) == (1, STREAM_ARN)
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert body["requestContext"]["approximateInvokeCount"] == 3
 
 
 def test_stream_poller_handler_crash_retries_the_whole_batch() -> None:

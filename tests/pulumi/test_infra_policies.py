@@ -91,6 +91,16 @@ def test_function_statements_stream_consumer_reads_the_stream_and_sends_failures
     }
 
 
+def test_function_statements_repair_rereads_stream_records_and_nothing_else_of_the_stream() -> None:
+    spec = WIRING.function("replicate-repair")
+    statements = function_statements(spec, _arns(queues=["arn:f"], reread_stream="arn:stream"))
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["RereadStreamRecords"]["Action"] == ["dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+    assert by_sid["RereadStreamRecords"]["Resource"] == ["arn:stream"]
+    assert "ReadStream" not in by_sid and "SendFailedRecords" not in by_sid
+    assert by_sid["ConsumeOwnQueue"]["Resource"] == ["arn:f"]
+
+
 def test_function_environment_holds_the_stack_and_the_spec_names() -> None:
     assert function_environment(FunctionSpec("f", "handlers.f", env=(ENV_TOPIC_ARN,)), RUNTIME) == {
         "STACK": "test",

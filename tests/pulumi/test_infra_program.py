@@ -338,6 +338,38 @@ def test_store_stream_mapping_has_bounded_retries_bisect_and_an_on_failure_queue
         assert stack.where(QUEUE, name=failure_queue)["sqsManagedSseEnabled"] is True
 
 
+def test_store_on_failure_queue_is_drained_by_its_repair_function(stack: StackGraph) -> None:
+    stack_name = _stack_of(stack)
+    repaired = [spec for spec in WIRING.streams if spec.repair is not None]
+    assert repaired, "replicate's skipped records must be repaired, not parked"
+    for spec in repaired:
+        assert spec.repair is not None
+        repair = WIRING.function(spec.repair.function)
+        queue = _queue(stack, spec.failure_queue)
+        redrive = json.loads(queue["redrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(f":blog-analytics-{stack_name}-{spec.failure_queue}-dlq")
+        assert redrive["maxReceiveCount"] == spec.repair.max_receive_count
+        assert queue["visibilityTimeoutSeconds"] >= 6 * repair.timeout_seconds
+        assert _queue(stack, f"{spec.failure_queue}-dlq")["sqsManagedSseEnabled"] is True
+        (mapping,) = [m for m in stack.of_type(MAPPING) if m["eventSourceArn"].endswith(f"-{spec.failure_queue}")]
+        assert mapping["functionName"].endswith(f"function:blog-analytics-{stack_name}-{repair.name}")
+        assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["batchSize"] == spec.repair.batch_size
+
+
+def test_iam_repair_rereads_only_the_records_of_its_stream(stack: StackGraph) -> None:
+    stack_name = _stack_of(stack)
+    for spec in WIRING.streams:
+        if spec.repair is None:
+            continue
+        statements = stack.statements(stack.function(spec.repair.function))
+        stream_statements = [s for s in statements if any("/stream/" in r for r in s["Resource"])]
+        assert [s["Action"] for s in stream_statements] == [["dynamodb:GetRecords", "dynamodb:GetShardIterator"]]
+        (resource,) = stream_statements[0]["Resource"]
+        assert f":table/{stack_name}-{spec.table}/stream/" in resource
+        assert not any("sqs:SendMessage" in s["Action"] for s in statements), "repair never writes a queue"
+
+
 def test_store_table_names_are_exported(stack: StackGraph) -> None:
     stack_name = _stack_of(stack)
     assert stack.outputs["tableNames"] == {spec.name: f"{stack_name}-{spec.name}" for spec in WIRING.tables}
@@ -458,6 +490,8 @@ def test_iam_consumers_may_read_only_their_own_queue(stack: StackGraph) -> None:
     for spec in WIRING.functions:
         own = {f"arn:aws:sqs:eu-west-1:123456789012:blog-analytics-{stack_name}-{q.name}" for q in WIRING.queues
                if q.function == spec.name}  # fmt: skip
+        own |= {f"arn:aws:sqs:eu-west-1:123456789012:blog-analytics-{stack_name}-{s.failure_queue}"
+                for s in WIRING.streams if s.repair and s.repair.function == spec.name}  # fmt: skip
         receive = {
             resource
             for statement in stack.statements(stack.function(spec.name))

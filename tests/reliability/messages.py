@@ -91,7 +91,7 @@ def valid_views(draw: st.DrawFn) -> dict[str, Any]:
         message["articleId"] = draw(st.sampled_from(ARTICLE_IDS))
         if draw(st.booleans()):
             # 150 characters of at most 4 bytes: within both limits, 300 characters and 600 bytes.
-            message["articleTitle"] = draw(st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=150))
+            message["articleTitle"] = draw(st.text(st.characters(exclude_categories=("Cc", "Cs", "Cf")), max_size=150))
         if draw(st.booleans()):
             message["currentPage"] = "/posts/" + message["articleId"]
     else:
@@ -111,7 +111,7 @@ def _insert(draw: st.DrawFn, text: str, char: str) -> str:
 
 
 @st.composite
-def broken_views(draw: st.DrawFn) -> Frame:
+def broken_views(draw: st.DrawFn) -> Frame:  # noqa: PLR0912 - one branch per kind of breakage reads as a table
     """A valid view with one thing wrong: it must be refused, and never counted."""
     message = draw(valid_views())
     how = draw(
@@ -123,6 +123,7 @@ def broken_views(draw: st.DrawFn) -> Frame:
                 "too_long",
                 "control",
                 "surrogate",
+                "format_title",
                 "nan",
                 "deep",
                 "lookalike_id",
@@ -160,6 +161,9 @@ def broken_views(draw: st.DrawFn) -> Frame:
         message[field] = _insert(draw, str(message.get(field, "fuzz-a")), char)
     elif how == "surrogate":
         message[field] = _insert(draw, str(message.get(field, "fuzz-a")), chr(draw(st.integers(0xD800, 0xDFFF))))
+    elif how == "format_title":  # invisible characters that can hide or reorder a title's text
+        char = draw(st.sampled_from(["\u202e", "\u2066", "\u200b", "\u200d", "\ufeff", "\u00ad"]))
+        message["articleTitle"] = _insert(draw, str(message.get("articleTitle", "Hello")), char)
     elif how == "nan":
         text = dumps(message)
         literal = draw(st.sampled_from(["NaN", "Infinity", "-Infinity"]))

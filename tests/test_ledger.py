@@ -1,0 +1,118 @@
+"""The ledger's requests are a function of the set of events, and old events are refused."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from typing import Any
+
+import pytest
+from conftest import now_ms, view_event
+
+from handlers.counter import view_increment
+from handlers.ledger import (
+    DAY_SECONDS,
+    MARKER_TTL_SECONDS,
+    MAX_EVENT_AGE_SECONDS,
+    TTL_MARGIN_SECONDS,
+    Tables,
+    aggregate,
+    count_exactly_once,
+    too_old,
+    transact_request,
+)
+from handlers.schema import ViewEvent
+from handlers.sqs import Delivered
+
+TABLES = Tables(counts="t-PostCountWriter", markers="t-CountedEvents")
+NOW = 1_800_000_000_000
+
+
+def delivered(message_id: str, **fields: Any) -> Delivered:
+    return Delivered(message_id, ViewEvent.model_validate(view_event(**fields)))
+
+
+class RecordingDynamoDB:
+    """Stands in for the client: moto ignores ClientRequestToken, so the test reads the
+    requests themselves. Every transaction succeeds."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def transact_write_items(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(json.dumps(request, sort_keys=True))
+        return {}
+
+
+def requests_for(deliveries: list[Delivered]) -> list[str]:
+    ddb = RecordingDynamoDB()
+    assert count_exactly_once(ddb, TABLES, "views", deliveries, view_increment, now=NOW) == []
+    return ddb.requests
+
+
+def test_ledger_every_delivery_order_sends_the_identical_transactions() -> None:
+    deliveries = [
+        delivered("m1", event_id="e-b", receivedAt=NOW - 3_000, articleTitle="First"),
+        delivered("m2", event_id="e-a", receivedAt=NOW - 3_000, articleTitle="Same time, smaller id", unique=False),
+        delivered("m3", event_id="e-c", receivedAt=NOW - 1_000, articleTitle="Later"),
+        delivered("m4", event_id="e-d", receivedAt=NOW - 2_000, articleTitle=None),
+        delivered("m5", event_id="e-e", receivedAt=NOW - 500, articleId="other", articleTitle="Other"),
+        delivered("m6", event_id="e-c", receivedAt=NOW - 1_000, articleTitle="Later"),  # SNS delivered it twice
+    ]
+    expected = requests_for(deliveries)
+    for order in itertools.permutations(deliveries):
+        assert requests_for(list(order)) == expected, "a redelivery in another order changed a transaction"
+    [post] = [json.loads(r) for r in expected if '"hello-world"' in r]
+    assert post["TransactItems"][0]["Update"]["ExpressionAttributeValues"][":s0"] == {"S": "Same time, smaller id"}
+
+
+def test_ledger_split_of_a_hot_key_does_not_depend_on_delivery_order() -> None:
+    deliveries = [delivered(f"m{i}", receivedAt=NOW - i, unique=i % 3 == 0) for i in range(150)]
+    expected = requests_for(deliveries)
+    assert len(expected) == 2
+    rng = random.Random(7)
+    for _ in range(20):
+        rng.shuffle(deliveries)
+        assert requests_for(deliveries) == expected
+
+
+def test_ledger_token_changes_with_any_parameter() -> None:
+    """A view resent with the same eventId but received later (another expiresAt) is
+    another request, so it gets another token instead of IdempotentParameterMismatch."""
+    first = delivered("m1", event_id="same", receivedAt=NOW - 60_000)
+    resent = delivered("m2", event_id="same", receivedAt=NOW)
+    tokens = {
+        transact_request(TABLES, "views", aggregate([d], view_increment)[0][0])["ClientRequestToken"]
+        for d in (first, resent)
+    }
+    assert len(tokens) == 2
+
+
+def test_ledger_marker_lifetime_exceeds_the_oldest_accepted_event_by_the_margin() -> None:
+    assert MARKER_TTL_SECONDS == 60 * DAY_SECONDS
+    assert MAX_EVENT_AGE_SECONDS + TTL_MARGIN_SECONDS == MARKER_TTL_SECONDS
+    assert MAX_EVENT_AGE_SECONDS > 4 * 14 * DAY_SECONDS, "four full DLQ redrive cycles must still count"
+
+
+@pytest.mark.parametrize(
+    ("age_ms", "refused"),
+    [
+        (0, False),
+        (MAX_EVENT_AGE_SECONDS * 1000 - 1, False),
+        (MAX_EVENT_AGE_SECONDS * 1000, True),
+        (MARKER_TTL_SECONDS * 1000 + 1, True),
+    ],
+)
+def test_ledger_too_old_boundary(age_ms: int, refused: bool) -> None:
+    delivery = delivered("m1", receivedAt=NOW - age_ms)
+    fresh, old = too_old([delivery], NOW)
+    assert (old, fresh) == (([delivery], []) if refused else ([], [delivery]))
+
+
+def test_ledger_clock_is_real_time_by_default() -> None:
+    """The test events are stamped now; without an explicit clock they count."""
+    ddb = RecordingDynamoDB()
+    event = Delivered("m1", ViewEvent.model_validate(view_event(receivedAt=now_ms())))
+    assert count_exactly_once(ddb, TABLES, "views", [event], view_increment) == []
+    assert len(ddb.requests) == 1
