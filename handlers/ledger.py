@@ -15,6 +15,7 @@ key update, so 4 WRU per view at batch size 1 and 2.2-4 WRU per view at 10.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -116,10 +117,13 @@ def marker_item(table: str, marker: str, received_at_ms: int) -> dict[str, Any]:
     }
 
 
-def request_token(markers: Sequence[str]) -> str:
-    """Same markers, same token: DynamoDB answers an SDK retry of a committed
-    transaction (within 10 minutes) with success instead of applying it again."""
-    return hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:36]
+def request_token(items: Sequence[dict[str, Any]]) -> str:
+    """Same transaction, same token: DynamoDB answers an SDK retry of a committed
+    transaction (within 10 minutes) with success instead of applying it again. Made from
+    the whole request, not its markers alone: a view resent with its viewId has the
+    first one's marker but a later receivedAt, and a token that comes back with other
+    parameters is refused (IdempotentParameterMismatch) instead of finding the marker."""
+    return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
 
 
 def _already_counted(exc: ClientError, markers: Sequence[str]) -> set[str]:
@@ -151,7 +155,7 @@ def commit(
             marker_item(tables.markers, m, d.event.receivedAt) for m, d in zip(markers, pending.deliveries, strict=True)
         ]
         try:
-            ddb.transact_write_items(TransactItems=items, ClientRequestToken=request_token(markers))
+            ddb.transact_write_items(TransactItems=items, ClientRequestToken=request_token(items))
             return []
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
