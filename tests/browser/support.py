@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+
+from handlers.wiring import POST_COUNT_WRITER, physical_table_name
+from local import emulator
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_JS = REPO / "client" / "analytics.js"
@@ -36,6 +40,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 PREFIX = "[blog-analytics]"
+START_SECONDS = 60
+SETTLE_SECONDS = 30
 
 
 def wait_until(
@@ -285,3 +291,40 @@ class Site:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# --- the real local stack ----------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """`python -m local` running as a child process, as its ready line described it."""
+
+    process: subprocess.Popen[str]
+    ws_url: str
+    aws_url: str
+    name: str
+    log: Path
+
+    @property
+    def http_url(self) -> str:
+        return "http" + self.ws_url[len("ws") :]
+
+    def post_counts(self, article_id: str) -> tuple[int, int] | None:
+        """(total, unique) as the counter wrote them, or None before its first write."""
+        item = emulator.client("dynamodb", self.aws_url).get_item(
+            TableName=physical_table_name(self.name, POST_COUNT_WRITER),
+            Key={"articleId": {"S": article_id}},
+            ConsistentRead=True,
+        )
+        if "Item" not in item:
+            return None
+        return int(item["Item"]["totalViews"]["N"]), int(item["Item"]["uniqueViews"]["N"])
+
+    def queue_depth(self, queue: str) -> int:
+        """Messages in the queue, in flight or not: 0 once the counter has taken them all."""
+        sqs = emulator.client("sqs", self.aws_url)
+        url = sqs.get_queue_url(QueueName=emulator.queue_name(self.name, queue))["QueueUrl"]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return sum(int(attributes[n]) for n in names)
