@@ -46,25 +46,19 @@ def counted(stack: Stack, article: str) -> tuple[int, int] | None:
     return stack.post_counts(article)
 
 
-def test_view_whose_reply_was_lost_in_a_disconnect_is_counted_once(
-    tab: Tab, site: Site, stack: Stack, relay: Relay
+@pytest.mark.parametrize(
+    ("fault", "connections"),
+    [("lose", 2), ("unavailable", 1)],
+    ids=["reply_lost_in_a_disconnect", "answered_unavailable_after_it_was_published"],
+)
+def test_view_resent_is_counted_once(
+    tab: Tab, site: Site, stack: Stack, relay: Relay, fault: str, connections: int
 ) -> None:
-    relay.lose = 1
+    setattr(relay, fault, 1)
 
     article = read_post(tab, site, relay)
 
     first, resent = relay.views
-    assert first == resent and relay.connections == 2, "the same frame again, on a new connection"
-    assert counted(stack, article) == (1, 1)
-
-
-def test_view_answered_unavailable_after_it_was_published_is_counted_once(
-    tab: Tab, site: Site, stack: Stack, relay: Relay
-) -> None:
-    relay.unavailable = 1
-
-    article = read_post(tab, site, relay)
-
-    first, resent = relay.views
-    assert first == resent and relay.connections == 1
+    assert first == resent, "the same frame again, with the same viewId"
+    assert relay.connections == connections, "a lost reply is resent on a new connection"
     assert counted(stack, article) == (1, 1)
