@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -40,6 +41,7 @@ view_fields = st.fixed_dictionaries(
         "previousPage": nasty_text,
         "refreshed": st.one_of(st.booleans(), json_values),
         "referrer": nasty_text,
+        "viewId": st.one_of(nasty_text, st.from_regex(r"[A-Za-z0-9_=:+/\s-]{10,70}", fullmatch=True), json_values),
     },
 )
 
@@ -63,6 +65,7 @@ def test_schema_accepts_only_safe_bounded_text(fields: dict[str, Any]) -> None:
     assert message.articleId is None or len(message.articleId) <= MAX_ARTICLE_ID
     assert message.articleTitle is None or len(message.articleTitle) <= MAX_TITLE
     assert isinstance(message.refreshed, bool)
+    assert message.viewId is None or re.fullmatch(r"[A-Za-z0-9_-]{16,64}", message.viewId, re.ASCII)
 
 
 @MANY
