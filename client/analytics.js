@@ -10,7 +10,7 @@
 
   const PREFIX = "[blog-analytics]";
   const QUEUE_MAX = 50; // messages kept while disconnected; the oldest are dropped first
-  const RETRIES = 3; // resends of a message answered with the error "unavailable"
+  const RETRIES = 3; // resends of a message answered "unavailable" or left unanswered by a close
   const doc = document;
   const loc = location;
   const script = doc.currentScript || doc.querySelector("script[data-endpoint]");
@@ -67,9 +67,18 @@
   // document.referrer as a URL when it is http(s), else false (a set referrer is absolute).
   const referrer = () => /^https?:/.test(doc.referrer) && new URL(doc.referrer);
 
+  // 128 random bits in hex: this view's id, so the server counts it once however often it is sent.
+  const newViewId = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b | 256).toString(16).slice(1)).join("");
+
   // The views message for this location; reload and referrer belong to the first view only.
   const viewMessage = (given) => {
-    const body = { message: "views", currentPage: loc.pathname, refreshed: firstView && reloaded() };
+    const body = {
+      message: "views",
+      currentPage: loc.pathname,
+      refreshed: firstView && reloaded(),
+      viewId: newViewId(),
+    };
     const articleId = given.articleId || setting("articleId") || meta("article-id");
     const title = given.articleTitle || setting("articleTitle") || meta("article-title");
     const ref = firstView && referrer();
@@ -94,21 +103,31 @@
       Math.random() * Math.min(30000, 1000 * 2 ** failures++),
     ));
 
-  // Opens the WebSocket unless it is open, opening, waiting to retry, or prerendering.
+  // Opens the WebSocket unless it is open, opening, or the page is prerendering.
   const connect = () => {
-    if (ws || timer || prerendering()) return;
+    if (ws || prerendering()) return;
     ws = new WebSocket(setting("endpoint"));
     ws.onopen = guard(pump);
     ws.onmessage = guard(receive);
     ws.onclose = guard(closed);
   };
 
-  // After a close, a stats request (it has `done`) is asked again but an unanswered view is
-  // not (it may have been counted); reconnects only when something waits.
+  // Puts the unanswered message back first, to go again after a backoff (up to RETRIES times).
+  // A view keeps its viewId, so a copy that was counted already is not counted again.
+  const resend = () => {
+    const item = inflight;
+    inflight = null;
+    if (item && (item.tries = -~item.tries) > RETRIES) {
+      say(`gave up after ${RETRIES} resends`);
+      item.done?.(null);
+    } else if (item) queue.unshift(item);
+    retryLater(pump);
+  };
+
+  // After a close, resends the message whose reply never came; reconnects when something waits.
   const closed = () => {
-    if (inflight?.done) queue.unshift(inflight);
-    ws = inflight = null;
-    if (queue.length) retryLater(connect);
+    ws = null;
+    inflight ? resend() : queue.length && retryLater(pump);
   };
 
   // Queues a message, dropping the oldest beyond QUEUE_MAX, and sends when it can.
@@ -117,9 +136,11 @@
     pump();
   };
 
-  // Sends the next message once the socket is open and no reply is awaited (replies carry
-  // no id, so one message at a time is what ties an "unavailable" error to its message).
+  // Sends the next message once the socket is open, no reply is awaited (replies carry no id,
+  // so one message at a time is what ties an "unavailable" error to its message) and no
+  // backoff is running.
   function pump() {
+    if (timer) return;
     if (ws?.readyState != 1) return queue.length && connect();
     if (inflight || !queue.length) return;
     inflight = queue.shift();
@@ -132,16 +153,13 @@
     pump();
   };
 
-  // Handles a reply: retries "unavailable", logs other errors, else shows the counts.
+  // Handles a reply: resends on "unavailable", logs other errors (never resent: rate_limited,
+  // invalid_event ...), else shows the counts.
   function receive(event) {
     const reply = JSON.parse(event.data);
     const error = reply.error;
     const item = inflight;
-    if (error == "unavailable" && item && (item.tries = -~item.tries) <= RETRIES)
-      return retryLater(() => {
-        queue.unshift(item);
-        next();
-      });
+    if (error == "unavailable") return resend();
     failures = 0;
     if (error) say(`server error: ${error} ${reply.detail || ""}`);
     item?.done?.(error ? null : reply);

@@ -7,6 +7,7 @@ produces from `\\u0000` or `\\ud800` escapes.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -25,6 +26,9 @@ MAX_URL = 2048
 MAX_ECHOED_FIELD = 64  # an unknown field's name is echoed in `detail`; a client chooses its length
 MAX_STATS_IDS = 100
 ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._~:/-]+$"
+MIN_VIEW_ID = 16
+MAX_VIEW_ID = 64
+VIEW_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def reject_unsafe_characters(value: str) -> str:
@@ -58,12 +62,22 @@ def fit_title(value: str) -> str:
     return value[:MAX_TITLE].encode("utf-8", "surrogatepass")[:MAX_TITLE_BYTES].decode("utf-8", "ignore")
 
 
+def check_view_id(value: str) -> str:
+    """16-64 characters of A-Z a-z 0-9 _ - (what 12-48 random bytes give in base64url)."""
+    if not MIN_VIEW_ID <= len(value) <= MAX_VIEW_ID:
+        raise ValueError(f"{MIN_VIEW_ID} to {MAX_VIEW_ID} characters")
+    if not VIEW_ID_CHARACTERS.fullmatch(value):
+        raise ValueError("only letters, digits, _ and - are allowed")
+    return value
+
+
 ArticleId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID_PATTERN)]
 # TitleText is what an event already queued may hold; Title is what a client may send now
 # (events queued before a limit tightened must still count, not dead-letter).
 TitleText = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(reject_unsafe_characters)]
 Title = Annotated[TitleText, AfterValidator(reject_format_characters), AfterValidator(reject_long_titles)]
 UrlText = Annotated[StrictStr, Field(max_length=MAX_URL), AfterValidator(reject_unsafe_characters)]
+ViewId = Annotated[StrictStr, AfterValidator(check_view_id)]
 
 
 class _Message(BaseModel):
@@ -82,6 +96,8 @@ class ViewMessage(_Message):
     currentPage: UrlText | None = None
     refreshed: StrictBool = False
     referrer: UrlText | None = None
+    viewId: ViewId | None = None
+    """Random per view, made by the client; the same view resent keeps it (counted once)."""
 
 
 class StatsMessage(_Message):
@@ -97,7 +113,8 @@ class ViewEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     eventId: Annotated[StrictStr, Field(min_length=1, max_length=128)]
-    """API Gateway's requestContext.messageId: unique per received message."""
+    """`v:<viewId>` when the view carried one, else API Gateway's requestContext.messageId
+    (unique per received message). See views.event_id."""
     eventType: EventType
     receivedAt: Annotated[int, Field(strict=True, ge=0)]
     """When API Gateway received the view (requestContext.requestTimeEpoch, ms)."""

@@ -1,7 +1,9 @@
 """views: validate, classify, read the stored counts, publish the event, reply.
 
 The read comes before the publish: if the read fails nothing was published and the
-client may safely retry; once the publish succeeded the reply is always `ok`.
+client may safely retry; once the publish succeeded the reply is always `ok`. A publish
+that SNS accepted but whose response was lost is answered `unavailable` too: a view that
+carries a `viewId` is resent with it, and counted once (see event_id).
 """
 
 from __future__ import annotations
@@ -28,8 +30,24 @@ from handlers.settings import Settings, load_settings
 from handlers.store import get_page, get_post
 from handlers.wiring import EVENT_TYPE_ATTRIBUTE, HAS_REFERRER_ATTRIBUTE, HOME_AND_PROFILE, POST_COUNT_READER
 
+VIEW_ID_PREFIX = "v:"
+"""API Gateway's messageIds are base64 (`IjBa9fNxIAMCJYw=`, no `:`), so an id made from
+a viewId can never equal one made from a messageId, whatever a client sends."""
 
-def accept_view(body: str, event_id: str, received_at_ms: int, settings: Settings) -> tuple[ViewEvent, str]:
+
+def event_id(view_id: str | None, message_id: str) -> str:
+    """Pure: the id the counters' ledger marks once (`views#<eventId>`, `referrer#<eventId>`).
+
+    From the client's viewId when present, so a view resent after `unavailable`, a lost
+    reply or a reconnect is counted once. A script that sends other content under the
+    same viewId gets one of those views counted (whichever a counter commits first), never
+    more. Each stack has its own ledger table, so a viewId means nothing beyond its stack.
+    Without a viewId, every received message is a new view.
+    """
+    return VIEW_ID_PREFIX + view_id if view_id is not None else message_id
+
+
+def accept_view(body: str, message_id: str, received_at_ms: int, settings: Settings) -> tuple[ViewEvent, str]:
     """Pure: the frame -> (event to publish, title for the reply), or ClientMistake."""
     message = parse_message(ViewMessage, body)
     try:
@@ -39,7 +57,8 @@ def accept_view(body: str, event_id: str, received_at_ms: int, settings: Setting
     except UnknownPage:
         raise ClientMistake("unknown_page", "currentPage matches no counted page") from None
     referrer = external_referrer(message.referrer, settings.allowed_origins)
-    return view_event(message, target, event_id, received_at_ms, referrer), message.articleTitle or ""
+    view = view_event(message, target, event_id(message.viewId, message_id), received_at_ms, referrer)
+    return view, message.articleTitle or ""
 
 
 def message_attributes(event: ViewEvent) -> dict[str, dict[str, str]]:

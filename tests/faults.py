@@ -58,3 +58,32 @@ def lose_response(client: Any, operation: str, times: int = 1) -> list[int]:
 
     client.meta.events.register(f"needs-retry.{client.meta.service_model.service_name}.{operation}", hook)
     return retried
+
+
+def idempotency_tokens(client: Any) -> list[str]:
+    """DynamoDB's ClientRequestToken, which moto ignores: within its 10 minutes a token
+    seen before is answered success without writing when the request is the same, and
+    IdempotentParameterMismatchException when it is not. Returns the mismatched tokens."""
+    seen: dict[str, str] = {}
+    mismatched: list[str] = []
+
+    def hook(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        request = json.loads(params["body"])
+        token = request.get("ClientRequestToken")
+        if token is None:
+            return None
+        body = json.dumps(request, sort_keys=True)
+        if token not in seen:
+            seen[token] = body
+            return None
+        if seen[token] == body:
+            return _Response(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        mismatched.append(token)
+        error = {
+            "Error": {"Code": "IdempotentParameterMismatchException", "Message": "token reused with other parameters"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return _Response(400), error
+
+    client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.TransactWriteItems", hook)
+    return mismatched

@@ -45,6 +45,7 @@ view_fields = st.fixed_dictionaries(
         "previousPage": nasty_text,
         "refreshed": st.one_of(st.booleans(), json_values),
         "referrer": nasty_text,
+        "viewId": st.one_of(nasty_text, st.from_regex(r"[A-Za-z0-9_=:+/\s-]{10,70}", fullmatch=True), json_values),
     },
 )
 
@@ -75,6 +76,7 @@ def test_schema_accepts_only_safe_bounded_text(fields: dict[str, Any]) -> None:
     assert message.articleTitle is None or len(message.articleTitle) <= MAX_TITLE
     assert message.articleTitle is None or len(message.articleTitle.encode()) <= MAX_TITLE_BYTES
     assert isinstance(message.refreshed, bool)
+    assert message.viewId is None or re.fullmatch(r"[A-Za-z0-9_-]{16,64}", message.viewId, re.ASCII)
 
 
 @MANY

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from conftest import Cloud, sqs_event, sqs_record, ws_message
-from faults import fail
+from faults import fail, idempotency_tokens
 
-from handlers import aws, referrers, views
+from handlers import aws, counter, referrers, views
 from handlers.schema import ViewEvent
-from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER, REFERRER
+from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_READER, POST_COUNT_WRITER, REFERRER
 
 POST = {
     "message": "views",
@@ -140,6 +140,13 @@ def test_views_refreshed_counts_as_not_unique(cloud: Cloud) -> None:
         ("referrer", "https://x.example/\ud800", "referrer: contains a lone surrogate"),
         ("refreshed", "yes", "refreshed: must be true or false"),
         ("articleID", "typo", "articleID: unknown field"),
+        ("viewId", "a" * 15, "viewId: 16 to 64 characters"),
+        ("viewId", "a" * 65, "viewId: 16 to 64 characters"),
+        ("viewId", "a" * 15 + "=", "viewId: only letters, digits, _ and - are allowed"),
+        ("viewId", "a" * 15 + ":", "viewId: only letters, digits, _ and - are allowed"),
+        ("viewId", "\uff41" * 16, "viewId: only letters, digits, _ and - are allowed"),
+        ("viewId", "a" * 16 + "\n", "viewId: only letters, digits, _ and - are allowed"),
+        ("viewId", 1234567890123456, "viewId: must be a string"),
     ],
 )
 def test_views_invalid_field_named_in_error_and_nothing_published(
@@ -215,3 +222,47 @@ def test_views_log_lines_carry_nothing_personal(cloud: Cloud, capsys: pytest.Cap
 def test_views_event_carries_api_gateways_receive_time(cloud: Cloud) -> None:
     views.handler(ws_message(POST, received_at_ms=1_795_824_000_123), None)
     assert published(cloud, "post_view")[0]["receivedAt"] == 1_795_824_000_123  # requestTimeEpoch
+
+
+VIEW_ID = "Zm9vYmFyLWJhei1xdXV4LTEyMw"
+
+
+def test_views_event_id_derived_from_view_id_not_message_id(cloud: Cloud) -> None:
+    send({**POST, "viewId": VIEW_ID}, message_id="IjBa9fNxIAMCJYw=")
+    assert [e["eventId"] for e in published(cloud, "post_view")] == [f"v:{VIEW_ID}"]
+
+
+def test_views_view_id_cannot_take_a_message_ids_event_id(cloud: Cloud) -> None:
+    """A viewId spelling a messageId still gets its own eventId: no messageId has a `:`."""
+    send(POST, message_id="IjBa9fNxIAMCJYw-")
+    send({**POST, "viewId": "IjBa9fNxIAMCJYw-"}, message_id="other")
+    assert sorted(e["eventId"] for e in published(cloud, "post_view")) == ["IjBa9fNxIAMCJYw-", "v:IjBa9fNxIAMCJYw-"]
+
+
+def send_twice(view: dict[str, Any]) -> None:
+    """The view, then its resend: another API Gateway message, received 5 s later."""
+    for message_id, later_ms in (("first", 0), ("resent", 5_000)):
+        event = ws_message(view, message_id=message_id)
+        event["requestContext"]["requestTimeEpoch"] += later_ms
+        assert json.loads(views.handler(event, None)["body"])["status"] == "ok"
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["batch_each", "one_batch"])
+def test_views_resent_view_id_counts_once(cloud: Cloud, together: bool) -> None:
+    mismatched = idempotency_tokens(aws.client("dynamodb"))
+    send_twice({**POST, "viewId": VIEW_ID})
+    records = [sqs_record(m["Body"]) for m in cloud.receive("post_view")]
+    assert len(records) == 2, "both copies were published"
+    for batch in [records] if together else [[r] for r in records]:
+        assert counter.handler(sqs_event(batch), None) == {"batchItemFailures": []}
+    item = cloud.item(POST_COUNT_WRITER, articleId="hello-world")
+    assert (item["totalViews"]["N"], item["uniqueViews"]["N"]) == ("1", "1")
+    assert [m["markerId"]["S"] for m in cloud.items(COUNTED_EVENTS)] == [f"views#v:{VIEW_ID}"]
+    assert mismatched == [], "the resend's transaction reused the first one's ClientRequestToken"
+
+
+def test_views_without_view_id_a_resend_is_a_new_view(cloud: Cloud) -> None:
+    send_twice(POST)
+    records = [sqs_record(m["Body"]) for m in cloud.receive("post_view")]
+    assert counter.handler(sqs_event(records), None) == {"batchItemFailures": []}
+    assert cloud.item(POST_COUNT_WRITER, articleId="hello-world")["totalViews"]["N"] == "2"

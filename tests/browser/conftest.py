@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local import launcher
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from .support import CHROMIUM, CHROMIUM_ARGS, FakeGateway, Site, Tab  # noqa: E402
+from .support import CHROMIUM, CHROMIUM_ARGS, START_SECONDS, FakeGateway, Site, Stack, Tab  # noqa: E402
 
 
 # Package scope, not session: playwright's sync API keeps an asyncio loop running in
@@ -66,3 +73,20 @@ def site() -> Iterator[Site]:
     server = Site()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="package")
+def stack() -> Iterator[Stack]:
+    """`python -m local --port 0`, started once for the browser tests that need it and
+    stopped with SIGTERM. It counts from zero: each test counts its own keys."""
+    log = Path(tempfile.mkstemp(prefix="local-stack-", suffix=".log")[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with log.open("w") as stderr:
+        try:
+            process, ready = launcher.launch(env=env, stderr=stderr, timeout=START_SECONDS)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}\n{log.read_text()}")
+    yield Stack(process, ready.ws_url, ready.aws_url, ready.stack, log)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        launcher.stop(process, 10)
+    log.unlink(missing_ok=True)

@@ -1,14 +1,16 @@
-"""Test doubles for the browser tests: a fake gateway, a page server, a polling helper.
+"""Test doubles for the browser tests: a fake gateway, a relay, a page server, a polling helper.
 
 `Site` serves generated pages plus client/analytics.js from 127.0.0.1; `FakeGateway` is a
 WebSocket server that records every frame and answers per the protocol (ARCHITECTURE.md
-3.1), with knobs to misbehave.
+3.1), with knobs to misbehave; `Relay` stands between the browser and the real local
+stack and loses or spoils the replies it is told to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+
+from handlers.wiring import POST_COUNT_WRITER, physical_table_name
+from local import emulator
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_JS = REPO / "client" / "analytics.js"
@@ -34,6 +40,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 PREFIX = "[blog-analytics]"
+START_SECONDS = 60
+SETTLE_SECONDS = 30
 
 
 def wait_until(
@@ -70,15 +78,13 @@ class Tab:
 PAGES = {"/": "Home_Page", "/pages/about": "About_Page", "/pages/contacts": "Contact_Page"}
 
 
-class FakeGateway:
-    """A WebSocket server that answers like the real gateway and records what it got."""
+class _Server:
+    """A WebSocket server on its own event loop thread that records the frames it got."""
 
     def __init__(self) -> None:
         self.frames: list[tuple[int, dict[str, Any]]] = []  # (connection number, message)
         self.origins: list[str | None] = []
-        self.replies: list[dict[str, Any]] = []  # answers to use before the normal ones
-        self.refuse = False  # fail handshakes with 403, as a refused $connect does
-        self.totals: dict[str, list[int]] = {}
+        self.lose = 0  # messages to record and then answer by closing the connection
         self._live: set[Any] = set()
         self._loop = asyncio.new_event_loop()
         self._server: Any  # the websockets Server, made on the loop's thread
@@ -126,8 +132,6 @@ class FakeGateway:
         self._loop.run_forever()
 
     def _check(self, connection: Any, request: Any) -> Any:
-        if self.refuse:
-            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
         return None
 
     async def _serve(self, ws: Any) -> None:
@@ -135,14 +139,44 @@ class FakeGateway:
         self.origins.append(ws.request.headers.get("Origin"))
         self._live.add(ws)
         try:
-            async for raw in ws:
-                message = json.loads(raw)
-                self.frames.append((number, message))
-                await ws.send(json.dumps(self._answer(message)))
+            await self._converse(ws, number)
         except Exception:  # a dropped connection ends the handler quietly
             pass
         finally:
             self._live.discard(ws)
+
+    async def _converse(self, ws: Any, number: int) -> None:
+        raise NotImplementedError
+
+    def _lost(self) -> bool:
+        """True when this message's reply is to be lost: the connection closes instead."""
+        if self.lose:
+            self.lose -= 1
+            return True
+        return False
+
+
+class FakeGateway(_Server):
+    """A WebSocket server that answers like the real gateway and records what it got."""
+
+    def __init__(self) -> None:
+        self.replies: list[dict[str, Any]] = []  # answers to use before the normal ones
+        self.refuse = False  # fail handshakes with 403, as a refused $connect does
+        self.totals: dict[str, list[int]] = {}
+        super().__init__()
+
+    def _check(self, connection: Any, request: Any) -> Any:
+        if self.refuse:
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        return None
+
+    async def _converse(self, ws: Any, number: int) -> None:
+        async for raw in ws:
+            message = json.loads(raw)
+            self.frames.append((number, message))
+            if self._lost():
+                return await ws.close()
+            await ws.send(json.dumps(self._answer(message)))
 
     def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
         if self.replies:
@@ -167,6 +201,36 @@ class FakeGateway:
     def _count(self, who: dict[str, str], key: str) -> dict[str, Any]:
         total, unique = self.totals.get(key, [0, 0])
         return {**who, "totalViews": total, "uniqueViews": unique}
+
+
+UNAVAILABLE = {"message": "error", "error": "unavailable", "detail": "try again shortly"}
+
+
+class Relay(_Server):
+    """Passes each frame to a real gateway and its reply back, one connection upstream per
+    browser connection, opened with an Origin the gateway admits. `lose` replies are
+    dropped by closing the browser's connection; `unavailable` replies are swapped for
+    that error, as when SNS accepted the publish but its response timed out."""
+
+    def __init__(self, upstream: str, origin: str) -> None:
+        self.upstream = upstream
+        self.upstream_origin = origin
+        self.unavailable = 0
+        super().__init__()
+
+    async def _converse(self, ws: Any, number: int) -> None:
+        async with connect(self.upstream, origin=self.upstream_origin) as gateway:
+            async for raw in ws:
+                message = json.loads(raw)
+                self.frames.append((number, message))
+                await gateway.send(raw)
+                reply = await gateway.recv()
+                if self._lost():
+                    return await ws.close()
+                if self.unavailable and message.get("message") == "views":
+                    self.unavailable -= 1
+                    reply = json.dumps(UNAVAILABLE)
+                await ws.send(reply)
 
 
 # --- page server -------------------------------------------------------------------
@@ -227,3 +291,40 @@ class Site:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# --- the real local stack ----------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """`python -m local` running as a child process, as its ready line described it."""
+
+    process: subprocess.Popen[str]
+    ws_url: str
+    aws_url: str
+    name: str
+    log: Path
+
+    @property
+    def http_url(self) -> str:
+        return "http" + self.ws_url[len("ws") :]
+
+    def post_counts(self, article_id: str) -> tuple[int, int] | None:
+        """(total, unique) as the counter wrote them, or None before its first write."""
+        item = emulator.client("dynamodb", self.aws_url).get_item(
+            TableName=physical_table_name(self.name, POST_COUNT_WRITER),
+            Key={"articleId": {"S": article_id}},
+            ConsistentRead=True,
+        )
+        if "Item" not in item:
+            return None
+        return int(item["Item"]["totalViews"]["N"]), int(item["Item"]["uniqueViews"]["N"])
+
+    def queue_depth(self, queue: str) -> int:
+        """Messages in the queue, in flight or not: 0 once the counter has taken them all."""
+        sqs = emulator.client("sqs", self.aws_url)
+        url = sqs.get_queue_url(QueueName=emulator.queue_name(self.name, queue))["QueueUrl"]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return sum(int(attributes[n]) for n in names)

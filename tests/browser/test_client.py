@@ -5,6 +5,7 @@ Every test also checks, through the `new_tab` fixture, that no exception reached
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,13 @@ def views_after(gateway: FakeGateway, count: int, timeout: float = 5.0) -> list[
     return gateway.views
 
 
+def without_view_id(message: dict[str, Any]) -> dict[str, Any]:
+    """The message minus its viewId, which must be 32 random hex digits."""
+    rest = dict(message)
+    assert re.fullmatch(r"[0-9a-f]{32}", rest.pop("viewId", "")), f"no valid viewId in {message}"
+    return rest
+
+
 def assert_nothing_sent(gateway: FakeGateway, tab: Tab) -> None:
     """Gives the client a moment, then checks that it never connected."""
     tab.page.wait_for_timeout(300)
@@ -55,7 +63,7 @@ def test_load_sends_one_views_message_with_the_page_fields(tab: Tab, site: Site,
     tab.page.goto(url)
 
     [message] = views_after(gateway, 1)
-    assert message == {
+    assert without_view_id(message) == {
         "message": "views",
         "articleId": "hello-world",
         "articleTitle": "Hello World",
@@ -106,7 +114,7 @@ def test_spa_navigation_counts_pushstate_popstate_and_rereads_meta(tab: Tab, sit
     tab.page.evaluate("history.back()")
 
     _, pushed, popped = views_after(gateway, 3)
-    assert pushed == {
+    assert without_view_id(pushed) == {
         "message": "views",
         "articleId": "second-post",
         "previousPage": "/posts/hello-world",
@@ -323,12 +331,57 @@ def test_unavailable_error_is_retried_with_the_same_message(tab: Tab, site: Site
 
     first, retried = views_after(gateway, 2)
 
-    assert first == retried
+    assert first == retried, "the same viewId: the server counts the view once"
     assert tab.said() == []
 
 
-def test_other_errors_are_logged_once_and_not_retried(tab: Tab, site: Site, gateway: FakeGateway) -> None:
-    bad = {"message": "error", "error": "invalid_event", "detail": "articleId: at most 128 characters"}
+def test_view_ids_are_new_for_every_view(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    site.add("/pages/about", gateway.url)
+    tab.page.goto(site.add("/", gateway.url))
+    tab.page.evaluate("history.pushState({}, '', '/pages/about'); BlogAnalytics.view()")
+    views_after(gateway, 3)
+    tab.page.reload()
+
+    views = views_after(gateway, 4)
+    assert all(without_view_id(v) for v in views)
+    assert len({v["viewId"] for v in views}) == 4
+
+
+def test_view_whose_reply_was_lost_is_resent_after_reconnecting(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    gateway.lose = 1  # the gateway closes the connection instead of replying
+    url = site.add("/", gateway.url, body='<span id="n" data-views-for="Home_Page">…</span>')
+    tab.page.goto(url)
+
+    wait_until(lambda: tab.page.text_content("#n") != "…", what="the resent view's reply")
+    assert gateway.frames == [(0, gateway.views[0]), (1, gateway.views[0])], "the same frame, same viewId"
+    assert tab.said() == []
+
+
+def test_stats_whose_reply_was_lost_is_asked_again(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    tab.page.goto(site.add("/", gateway.url))
+    views_after(gateway, 1)
+    gateway.lose = 1
+
+    reply = tab.page.evaluate("BlogAnalytics.stats(['a'])")
+
+    assert reply["articles"] == [{"articleId": "a", "totalViews": 0, "uniqueViews": 0}]
+    assert [(n, m["message"]) for n, m in gateway.frames] == [(0, "views"), (0, "stats"), (1, "stats")]
+
+
+def test_unanswered_view_given_up_after_three_resends(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    gateway.lose = 10
+    tab.page.goto(site.add("/", gateway.url))
+
+    views_after(gateway, 4, timeout=20)
+    # wait_for_timeout lets playwright deliver the page's console lines; time.sleep does not
+    wait_until(lambda: tab.page.wait_for_timeout(100) or tab.said(), 20, "the client to give up")
+    assert tab.said() == [f"{PREFIX} gave up after 3 resends"]
+    assert len(gateway.views) == 4 and len({v["viewId"] for v in gateway.views}) == 1
+
+
+@pytest.mark.parametrize("code", ["invalid_event", "rate_limited"])
+def test_other_errors_are_logged_once_and_not_retried(tab: Tab, site: Site, gateway: FakeGateway, code: str) -> None:
+    bad = {"message": "error", "error": code, "detail": "articleId: at most 128 characters"}
     gateway.replies.extend([bad, bad])
     tab.page.goto(site.add("/", gateway.url))
     views_after(gateway, 1)
@@ -337,8 +390,8 @@ def test_other_errors_are_logged_once_and_not_retried(tab: Tab, site: Site, gate
 
     views_after(gateway, 2)
     tab.page.wait_for_timeout(1200)
-    assert len(gateway.views) == 2, "invalid_event is not retried"
-    assert tab.said() == [f"{PREFIX} server error: invalid_event articleId: at most 128 characters"]
+    assert len(gateway.views) == 2, f"{code} is not retried"
+    assert tab.said() == [f"{PREFIX} server error: {code} articleId: at most 128 characters"]
 
 
 def test_bad_endpoint_never_throws_into_the_page(tab: Tab, site: Site, gateway: FakeGateway) -> None:

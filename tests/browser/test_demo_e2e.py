@@ -8,55 +8,18 @@ seconds, to settle on those values.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from local import launcher
-
-from .support import PREFIX, REPO, Tab, wait_until
+from .support import PREFIX, REPO, SETTLE_SECONDS, Stack, Tab, wait_until
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (REPO / "local" / "__main__.py").exists(), reason="the local stack (local/) is missing"),
 ]
 
-START_SECONDS = 60
-SETTLE_SECONDS = 30
 KEYS = ("Home_Page", "About_Page", "Contact_Page", "hello-world", "second-post")
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[str]
-    ws_url: str
-    log: Path
-
-    @property
-    def http_url(self) -> str:
-        return "http" + self.ws_url[len("ws") :]
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    """`python -m local --port 0`, started once for this module and stopped with SIGTERM."""
-    log = Path(tempfile.mkstemp(prefix="local-stack-", suffix=".log")[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with log.open("w") as stderr:
-        try:
-            process, ready = launcher.launch(env=env, stderr=stderr, timeout=START_SECONDS)
-        except RuntimeError as exc:
-            pytest.fail(f"{exc}\n{log.read_text()}")
-    yield Stack(process, ready.ws_url, log)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        launcher.stop(process, 10)
-    log.unlink(missing_ok=True)
 
 
 def shown_counts(tab: Tab) -> dict[str, list[str]]:

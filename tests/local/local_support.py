@@ -101,6 +101,13 @@ class LocalStack:
     def client(self, service: str) -> Any:
         return aws_client(service, self.aws_url)
 
+    def depth(self, queue: str) -> int:
+        """Messages in a queue, in flight or not: 0 once its consumer has taken them all."""
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=f"{self.stack}-{queue}")["QueueUrl"]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        return sum(int(v) for v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"].values())
+
 
 class RunningGateway:
     """The gateway alone on a free port, with the given fake handlers (by function name)."""

@@ -155,6 +155,27 @@ def test_views_from_many_connections_count_once_each(stack: LocalStack) -> None:
     settle(stack, article, (8, 8))
 
 
+def test_views_resent_with_the_same_view_id_count_once(stack: LocalStack) -> None:
+    article, host = new_article(), f"https://{uuid.uuid4().hex[:8]}.example"
+    resent = post_view(article, viewId=uuid.uuid4().hex, referrer=f"{host}/item")
+    with open_ws(stack) as ws:
+        assert ask(ws, resent)["status"] == "ok"
+        assert ask(ws, resent)["status"] == "ok"  # as after `unavailable`: the same frame again
+    with open_ws(stack) as ws:
+        assert ask(ws, resent)["status"] == "ok"  # as after a lost reply: again, after reconnecting
+        assert ask(ws, post_view(article, viewId=uuid.uuid4().hex))["status"] == "ok"  # another view
+    settle(stack, article, (2, 2))
+    key = {"referrer": {"S": f"{host}/item"}, "target": {"S": f"post:{article}"}}
+    wait_until(
+        lambda: stack.client("dynamodb").get_item(TableName="local-Referrer", Key=key, ConsistentRead=True).get("Item"),
+        SETTLE_SECONDS,
+        "the referred view",
+    )
+    wait_until(lambda: stack.depth("referrer") == 0, SETTLE_SECONDS, "the referrer queue to drain")
+    item = stack.client("dynamodb").get_item(TableName="local-Referrer", Key=key, ConsistentRead=True)["Item"]
+    assert item["views"]["N"] == "1"
+
+
 def test_views_home_page_counts(stack: LocalStack) -> None:
     with open_ws(stack) as ws:
         first = ask(ws, {"message": "views", "currentPage": "/", "refreshed": False})

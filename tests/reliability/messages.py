@@ -7,6 +7,7 @@ text frame cannot carry one raw) and NaN/Infinity as the bare literals Python em
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,8 +57,29 @@ LOOKALIKE_IDS = [
     " fuzz-a",
     "Ｆuzz.C_1",
 ]
-STRING_FIELDS = ["articleId", "articleTitle", "previousPage", "currentPage", "referrer"]
-FIELD_LIMITS = {"articleId": 128, "articleTitle": 300, "previousPage": 2048, "currentPage": 2048, "referrer": 2048}
+STRING_FIELDS = ["articleId", "articleTitle", "previousPage", "currentPage", "referrer", "viewId"]
+FIELD_LIMITS = {
+    "articleId": 128,
+    "articleTitle": 300,
+    "previousPage": 2048,
+    "currentPage": 2048,
+    "referrer": 2048,
+    "viewId": 64,
+}
+VIEW_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+# viewIds a client must not send: too short, too long, or with a character outside A-Z a-z 0-9 _ -
+BAD_VIEW_IDS = [
+    "",
+    "a" * 15,
+    "a" * 65,
+    "aaaaaaaaaaaaaaa=",  # base64 padding
+    "+/+/+/+/+/+/+/+/",  # base64, not base64url
+    "aaaaaaaa:aaaaaaa",  # the server's own `v:` separator
+    "aaaaaaaaaaaaaaa ",
+    "\uff41" * 16,  # fullwidth a
+    "\u0661" * 16,  # Arabic-Indic digit one: a digit to str.isdigit, not to the contract
+    "aaaaaaaaaaaaaa\u00e9",
+]
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,13 @@ def valid_views(draw: st.DrawFn) -> dict[str, Any]:
         message["previousPage"] = draw(safe_text)
     if draw(st.booleans()):
         message["referrer"] = draw(st.sampled_from([*sorted(REFERRERS), *UNCOUNTED_REFERRERS]))
+    if draw(st.booleans()):
+        # Any prefix a client may choose, then a digest of the rest of the view: when
+        # hypothesis draws the same viewId twice it is the same view resent (counted once),
+        # never another view under a reused id (which counts one of the two, either one).
+        prefix = draw(st.text(st.sampled_from(VIEW_ID_ALPHABET), max_size=31))
+        digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:32]
+        message["viewId"] = prefix + digest
     return message
 
 
@@ -128,6 +157,7 @@ def broken_views(draw: st.DrawFn) -> Frame:  # noqa: PLR0912 - one branch per ki
                 "deep",
                 "lookalike_id",
                 "bad_page",
+                "bad_view_id",
             ]
         )
     )
@@ -181,6 +211,8 @@ def broken_views(draw: st.DrawFn) -> Frame:  # noqa: PLR0912 - one branch per ki
         message["currentPage"] = draw(
             st.sampled_from(["/pages/aboutx", "/posts/x", "/p\u00e1ges/about", "/Pages/About", "http://[::1", ""])
         )
+    elif how == "bad_view_id":
+        message["viewId"] = draw(st.sampled_from(BAD_VIEW_IDS))
     return Frame(how, dumps(message), "error")
 
 
@@ -271,7 +303,9 @@ def not_json(draw: st.DrawFn) -> Frame:
 @st.composite
 def anything_views(draw: st.DrawFn) -> Frame:
     """A views message of known fields with arbitrary JSON values: counted only if answered ok."""
-    fields = draw(st.dictionaries(st.sampled_from([*STRING_FIELDS, "refreshed"]), json_value, max_size=4))
+    # No viewId: one drawn twice for two different views would make the expected counts ambiguous.
+    names = [f for f in STRING_FIELDS if f != "viewId"] + ["refreshed"]
+    fields = draw(st.dictionaries(st.sampled_from(names), json_value, max_size=4))
     return Frame("arbitrary", dumps({"message": "views", **fields}), "any")
 
 

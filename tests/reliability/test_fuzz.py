@@ -46,6 +46,8 @@ class FuzzRun:
     """(articleId, total|unique) -> count, from the views answered ok."""
     pages: Counter[tuple[str, str]] = field(default_factory=Counter)
     referrers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    view_ids: set[str] = field(default_factory=set)
+    """viewIds of the views counted so far: the same viewId again is not another view."""
     seconds: float = 0.0
 
 
@@ -89,6 +91,10 @@ def as_object(raw: str | bytes | None) -> dict[str, Any] | None:
 
 
 def record_counted(run: FuzzRun, sent: dict[str, Any], reply: dict[str, Any]) -> None:
+    if "viewId" in sent:
+        if sent["viewId"] in run.view_ids:
+            return
+        run.view_ids.add(sent["viewId"])
     unique = 0 if sent.get("refreshed") is True else 1
     if "articleId" in reply:
         run.posts[(reply["articleId"], "total")] += 1
