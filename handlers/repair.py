@@ -13,7 +13,8 @@ discarded records for a DynamoDB event source"):
 This function drains that queue. It reads the range back from the stream (GetShardIterator
 AT_SEQUENCE_NUMBER, then GetRecords; a stream keeps records 24 hours), takes the posts
 they touched, reads each writer item with a consistent read, and copies it with
-replicate's conditional Put, which only ever raises a count. Reading the writer's current
+replicate's conditional Put, which only ever raises a count, then merges them into the
+top posts (handlers/top_posts.py) as replicate would have. Reading the writer's current
 item rather than the skipped images is what makes it whole: whatever those images held,
 the writer holds at least as much. When the range is no longer in the stream (a message
 redriven from this queue's DLQ days later), it reconciles every post the same way.
@@ -29,13 +30,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import aws
+from handlers import aws, top_posts
 from handlers.attributes import Item
 from handlers.batch import BatchResponse, batch_response
 from handlers.log import log
 from handlers.replicate import COPIED, Image, copy_if_newer
 from handlers.settings import load_settings
-from handlers.wiring import POST_COUNT_READER, POST_COUNT_WRITER
+from handlers.top_posts import Ranked
+from handlers.wiring import POST_COUNT_READER, POST_COUNT_WRITER, TOP_POSTS
 
 MAX_PAGES = 50
 """GetRecords calls to reach the range's end before reconciling every post instead."""
@@ -112,47 +114,60 @@ def read_range(streams: Any, failed: FailedRange) -> set[str] | None:
     return None
 
 
-def copy_current(ddb: Any, reader: str, item: Item) -> bool:
-    """Copy one writer item into the reader if it holds more views; False when there is nothing to copy."""
+@dataclass(frozen=True)
+class Tables:
+    writer: str
+    reader: str
+    top: str
+
+
+def copy_current(ddb: Any, reader: str, item: Item) -> Ranked | None:
+    """Copy one writer item into the reader if it holds more views; None when there is nothing to copy."""
     if "totalViews" not in item:
-        return False
+        return None
     article_id = str(item["articleId"]["S"])
     copy_if_newer(ddb, reader, Image("", article_id, {k: item[k] for k in COPIED if k in item}))
-    return True
+    return top_posts.ranked(item)
 
 
-def repair_posts(ddb: Any, writer: str, reader: str, article_ids: Iterable[str]) -> int:
-    copied = 0
+def repair_posts(ddb: Any, tables: Tables, article_ids: Iterable[str]) -> list[Ranked]:
+    copied = []
     for article_id in sorted(article_ids):
-        response = ddb.get_item(TableName=writer, Key={"articleId": {"S": article_id}}, ConsistentRead=True)
-        copied += copy_current(ddb, reader, response.get("Item", {}))
+        response = ddb.get_item(TableName=tables.writer, Key={"articleId": {"S": article_id}}, ConsistentRead=True)
+        post = copy_current(ddb, tables.reader, response.get("Item", {}))
+        if post is not None:
+            copied.append(post)
     return copied
 
 
-def reconcile_all(ddb: Any, writer: str, reader: str) -> int:
-    """Every post: only on the rare path where the failed range has left the stream."""
+def reconcile_all(ddb: Any, tables: Tables) -> tuple[int, tuple[Ranked, ...]]:
+    """Every post: only on the rare path where the failed range has left the stream.
+
+    Returns how many were copied and the best ranked of them (the whole list is never held)."""
     copied = 0
-    kwargs: dict[str, Any] = {"TableName": writer, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        for item in page.get("Items", []):
-            copied += copy_current(ddb, reader, item)
-        if "LastEvaluatedKey" not in page:
-            return copied
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    best: tuple[Ranked, ...] = ()
+    for item in top_posts.scan(ddb, tables.writer, ConsistentRead=True):
+        post = copy_current(ddb, tables.reader, item)
+        if post is not None:
+            copied += 1
+            best = top_posts.merge(best, [post])
+    return copied, best
 
 
-def repair(ddb: Any, streams: Any, writer: str, reader: str, failed: FailedRange) -> None:
+def repair(ddb: Any, streams: Any, tables: Tables, failed: FailedRange) -> None:
+    """Reader, then top posts: the skipped records reached neither (replicate keeps both)."""
     keys = read_range(streams, failed)
     if keys is None:
-        copied = reconcile_all(ddb, writer, reader)
+        copied, best = reconcile_all(ddb, tables)
         log("warning", "repair_reconciled_all", reason="range_not_in_stream", copied=copied)
+        top_posts.merge_into_top(ddb, tables.top, best)
     else:
-        copied = repair_posts(ddb, writer, reader, keys)
-        log("info", "repair_range", posts=len(keys), copied=copied)
+        posts = repair_posts(ddb, tables, keys)
+        log("info", "repair_range", posts=len(keys), copied=len(posts))
+        top_posts.merge_into_top(ddb, tables.top, posts)
 
 
-def repair_batch(ddb: Any, streams: Any, writer: str, reader: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+def repair_batch(ddb: Any, streams: Any, tables: Tables, records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Each failure message on its own; the messageIds to report as failed."""
     failed_ids: list[str] = []
     for record in records:
@@ -164,8 +179,8 @@ def repair_batch(ddb: Any, streams: Any, writer: str, reader: str, records: Iter
             failed_ids.append(message_id)  # to this queue's DLQ, for an operator
             continue
         try:
-            repair(ddb, streams, writer, reader, failed)
-        except (ClientError, BotoCoreError) as exc:
+            repair(ddb, streams, tables, failed)
+        except (ClientError, BotoCoreError, top_posts.TopContended) as exc:
             log("error", "repair_failed", error=type(exc).__name__)
             failed_ids.append(message_id)
     return failed_ids
@@ -176,8 +191,7 @@ def handler(event: dict[str, Any], context: object) -> BatchResponse:
     failed = repair_batch(
         aws.client("dynamodb"),
         aws.client("dynamodbstreams"),
-        settings.table(POST_COUNT_WRITER),
-        settings.table(POST_COUNT_READER),
+        Tables(settings.table(POST_COUNT_WRITER), settings.table(POST_COUNT_READER), settings.table(TOP_POSTS)),
         event.get("Records", []),
     )
     return batch_response(failed)

@@ -19,6 +19,11 @@ from handlers.settings import Settings, load_settings
 from handlers.store import Key, Unprocessed, batch_get, page_key, pages_by_name, post_key, posts_in_order
 from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER, TOP_POSTS
 
+MAX_CALLS = 2
+"""BatchGetItem requests per reply: 100 ids and 20 pages take two, and the function's
+timeout is sized for this many (wiring's reply_calls); unprocessed keys are asked again
+only while calls remain, then the reply is `unavailable`."""
+
 
 def top_counts(top: top_posts.Top) -> list[PostCounts]:
     return [
@@ -37,7 +42,7 @@ def read_stats(ddb: Any, settings: Settings, message: StatsMessage) -> StatsRepl
         keys[top] = [top_posts.KEY]
     elif article_ids:
         keys[reader] = [post_key(a) for a in article_ids]
-    items = batch_get(ddb, keys)
+    items = batch_get(ddb, keys, MAX_CALLS)
     if article_ids is None:
         articles = top_counts(top_posts.decode(next(iter(items[top]), {})))
     else:

@@ -14,7 +14,6 @@ from handlers.schema import PageCounts, PostCounts
 
 MAX_BATCH_GET = 100
 """DynamoDB's limit of keys in one BatchGetItem."""
-BATCH_GET_ROUNDS = 5
 
 Key = dict[str, dict[str, str]]
 
@@ -48,30 +47,32 @@ def get_page(ddb: Any, table: str, page: str) -> PageCounts:
     return page_counts(item, page)
 
 
-def batch_get(ddb: Any, keys: Mapping[str, Sequence[Key]]) -> dict[str, list[Item]]:
+def batch_get(ddb: Any, keys: Mapping[str, Sequence[Key]], max_calls: int) -> dict[str, list[Item]]:
     """The items at `keys` (table -> keys, each key once) of several tables, by key only.
 
     At most MAX_BATCH_GET keys a request; keys DynamoDB leaves unprocessed (throttling)
-    are asked again, BATCH_GET_ROUNDS times at most, then Unprocessed.
+    are asked again while calls remain. `max_calls` bounds the requests, so the caller's
+    worst case (each call's timeouts and retries) fits its Lambda timeout: past it,
+    Unprocessed, and the client is told `unavailable` rather than left waiting.
     """
     found: dict[str, list[Item]] = {table: [] for table in keys}
     pending = [(table, key) for table, table_keys in keys.items() for key in table_keys]
-    for _ in range(BATCH_GET_ROUNDS):
-        if not pending:
-            break
+    calls = 0
+    while pending:
         unprocessed: list[tuple[str, Key]] = []
         for start in range(0, len(pending), MAX_BATCH_GET):
+            if calls == max_calls:
+                raise Unprocessed(f"{len(pending) - start + len(unprocessed)} keys left after {calls} requests")
             request: dict[str, dict[str, list[Key]]] = {}
             for table, key in pending[start : start + MAX_BATCH_GET]:
                 request.setdefault(table, {"Keys": []})["Keys"].append(key)
             response = ddb.batch_get_item(RequestItems=request)
+            calls += 1
             for table, items in response.get("Responses", {}).items():
                 found.setdefault(table, []).extend(items)
             for table, left in response.get("UnprocessedKeys", {}).items():
                 unprocessed += [(table, key) for key in left.get("Keys", [])]
         pending = unprocessed
-    if pending:
-        raise Unprocessed(f"{len(pending)} keys left unprocessed")
     return found
 
 

@@ -161,8 +161,9 @@ def merge_into_top(ddb: Any, table: str, candidates: Sequence[Ranked], attempts:
 # ---- the operator's one-off rebuild (never on a request path) ------------------------
 
 
-def scan(ddb: Any, table: str) -> Iterator[Item]:
-    kwargs: dict[str, Any] = {"TableName": table}
+def scan(ddb: Any, table: str, **options: Any) -> Iterator[Item]:
+    """Every item of a table, page by page (`options`: e.g. ConsistentRead)."""
+    kwargs: dict[str, Any] = {"TableName": table, **options}
     while True:
         response = ddb.scan(**kwargs)
         yield from response.get("Items", [])

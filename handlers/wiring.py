@@ -206,7 +206,8 @@ WIRING = Wiring(
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
                 TableGrant(TOP_POSTS, ("dynamodb:BatchGetItem",)),
             ),
-            # The posts (one BatchGetItem or Scan page), then the pages (one Scan page).
+            # BatchGetItem only: the top item or the listed posts with the rule pages, at most
+            # 100 keys a request (stats.MAX_CALLS; unprocessed keys asked again within it).
             reply_calls=2,
             timeout_seconds=25,
         ),
@@ -231,6 +232,8 @@ WIRING = Wiring(
                 # range has left the stream (24 h) and every post is reconciled instead.
                 TableGrant(POST_COUNT_WRITER, ("dynamodb:GetItem", "dynamodb:Scan")),
                 TableGrant(POST_COUNT_READER, ("dynamodb:PutItem",)),
+                # The repaired posts join the top posts, as replicate would have merged them.
+                TableGrant(TOP_POSTS, ("dynamodb:GetItem", "dynamodb:PutItem")),
             ),
             timeout_seconds=60,
         ),

@@ -9,8 +9,8 @@ import pytest
 from conftest import Cloud, sample, sqs_event, sqs_record, view_event
 from faults import fail
 
-from handlers import aws, counter, repair, replicate
-from handlers.wiring import POST_COUNT_READER, POST_COUNT_WRITER
+from handlers import aws, counter, repair, replicate, top_posts
+from handlers.wiring import POST_COUNT_READER, POST_COUNT_WRITER, TOP_POSTS
 
 
 def count(cloud: Cloud, article_id: str, views: int = 1) -> None:
@@ -139,3 +139,26 @@ def test_repair_malformed_message_reported_alone(cloud: Cloud, body: str) -> Non
     response = repair.handler(sqs_event([bad, skipped(arn, shard_id, records)]), None)
     assert response == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
     assert table(cloud, POST_COUNT_READER) == table(cloud, POST_COUNT_WRITER)
+
+
+def top_ids(cloud: Cloud) -> list[tuple[str, int]]:
+    return [(p.article_id, p.total) for p in top_posts.read_top(aws.client("dynamodb"), cloud.table(TOP_POSTS)).posts]
+
+
+def test_repair_skipped_records_reach_the_top_posts(cloud: Cloud) -> None:
+    count(cloud, "a", 2)
+    count(cloud, "b", 3)
+    arn, shard_id, records = stream(cloud)
+    # replicate never copied them (retries exhausted): neither the reader nor the top holds them
+    assert top_ids(cloud) == []
+    assert repair.handler(sqs_event([skipped(arn, shard_id, records)]), None) == {"batchItemFailures": []}
+    assert top_ids(cloud) == [("b", 3), ("a", 2)]
+
+
+def test_repair_reconciling_every_post_fills_the_top_posts(cloud: Cloud) -> None:
+    for article, views in (("a", 1), ("b", 3), ("c", 2)):
+        count(cloud, article, views)
+    arn, shard_id, records = stream(cloud)
+    fail(aws.client("dynamodbstreams"), "GetShardIterator", "TrimmedDataAccessException")
+    assert repair.handler(sqs_event([skipped(arn, shard_id, records[:1])]), None) == {"batchItemFailures": []}
+    assert top_ids(cloud) == [("b", 3), ("c", 2), ("a", 1)]

@@ -206,7 +206,26 @@ def test_stats_unprocessed_keys_retried_then_unavailable(cloud: Cloud) -> None:
 
     aws.client("dynamodb").meta.events.register("after-call.dynamodb.BatchGetItem", keep_unprocessed)
     assert ask({"message": "stats", "articleIds": ["a"]})["error"] == "unavailable"
-    assert len(calls) == 5
+    assert len(calls) == stats.MAX_CALLS  # asked again once, then no call past the timeout's budget
+
+
+def test_stats_unprocessed_keys_asked_again_within_the_budget(cloud: Cloud) -> None:
+    put_post(cloud, "a", 2, 1)
+    calls: list[int] = []
+
+    def first_unprocessed(parsed: dict[str, Any], **_: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # throttled once: the key comes back unprocessed, then is read
+            parsed["Responses"] = {}
+            parsed["UnprocessedKeys"] = {cloud.table(POST_COUNT_READER): {"Keys": [{"articleId": {"S": "a"}}]}}
+
+    aws.client("dynamodb").meta.events.register("after-call.dynamodb.BatchGetItem", first_unprocessed)
+    assert ask({"message": "stats", "articleIds": ["a"]})["articles"][0]["totalViews"] == 2
+    assert len(calls) == 2
+
+
+def test_stats_call_budget_is_what_its_timeout_is_sized_for() -> None:
+    assert WIRING.function("stats").reply_calls == stats.MAX_CALLS
 
 
 # ---- every reply fits API Gateway's 128 KB per message --------------------------------
