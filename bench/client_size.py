@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLIENT = Path(__file__).resolve().parent.parent / "client" / "analytics.js"
-GOAL_BYTES = 1536
+GOAL_BYTES = 1700  # 1.7 KB: resending with a viewId (exactly once from the browser) took ~100 B
 TERSER = ("npx", "--yes", "terser@5")
 TERSER_OPTIONS = ("--compress", "--mangle")  # after the file: -m would take it as its options
 

@@ -83,8 +83,10 @@
     const title = given.articleTitle || setting("articleTitle") || meta("article-title");
     const ref = firstView && referrer();
     if (articleId) body.articleId = articleId;
-    if (articleId && title) body.articleTitle = title;
-    if (ref && ref.origin != loc.origin) body.referrer = ref.origin + ref.pathname;
+    // Invisible format characters (bidi controls, ZWJ, soft hyphens) would get the view refused.
+    if (articleId && title) body.articleTitle = title.replace(/\p{Cf}/gu, "");
+    // Only the origin: a referrer's path can carry personal data, and the server keeps no more.
+    if (ref && ref.origin != loc.origin) body.referrer = ref.origin;
     else if (ref) lastPath = ref.pathname;
     if (lastPath) body.previousPage = lastPath;
     firstView = false;
