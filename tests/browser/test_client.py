@@ -154,7 +154,9 @@ def test_view_call_counts_with_the_given_article_when_auto_is_off(tab: Tab, site
 def test_view_title_sent_without_invisible_format_characters(tab: Tab, site: Site, gateway: FakeGateway) -> None:
     tab.page.goto(site.add("/", gateway.url, attrs='data-allow-localhost data-auto="false"'))
 
-    tab.page.evaluate("BlogAnalytics.view({articleId: 'a', articleTitle: 'Caf\\u00e9 \\u202eabc\\u202c soft\\u00adhyphen'})")
+    tab.page.evaluate(
+        "BlogAnalytics.view({articleId: 'a', articleTitle: 'Caf\\u00e9 \\u202eabc\\u202c soft\\u00adhyphen'})"
+    )
 
     [message] = views_after(gateway, 1)
     assert message["articleTitle"] == "Caf\u00e9 abc softhyphen", "the server refuses Unicode Cf characters"

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import websockets
 
+from handlers.wiring import WIRING
+
 from .conftest import PROFILE, Figures, Profile
 from .stack import LocalStack, new_client
 
@@ -144,7 +146,9 @@ def test_load_every_view_seen_counted_in_the_reader(load: LoadRun, profile: Prof
 
 def test_load_no_message_in_any_dlq(load: LoadRun, stack: LocalStack) -> None:
     depths = stack.dlq_depths()
-    assert len(depths) == 4 and set(depths.values()) == {0}, depths
+    # Every counter queue's DLQ and each repaired stream's failure-queue DLQ.
+    expected = len(WIRING.queues) + sum(1 for s in WIRING.streams if s.repair is not None)
+    assert len(depths) == expected and set(depths.values()) == {0}, depths
 
 
 def test_load_no_handler_exception(load: LoadRun, stack: LocalStack) -> None:
