@@ -11,6 +11,8 @@ import pytest
 import yaml
 from stack_graph import ROOT
 
+from components import packaging
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
@@ -82,3 +84,12 @@ def test_workflows_get_aws_credentials_through_oidc_only(name: str) -> None:
     (aws,) = _steps_using(workflow, "aws-actions/configure-aws-credentials@")
     assert "role-to-assume" in aws["with"]
     assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_workflows_test_and_deploy_on_lambdas_python(name: str) -> None:
+    workflow = _load(name)
+    (setup,) = _steps_using(workflow, "actions/setup-python@")
+    assert setup["with"]["python-version"] == ".".join(map(str, packaging.LAMBDA_PYTHON)), "not Lambda's Python"
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    assert any("pytest -q tests/pulumi" in s.get("run", "") for s in steps), "make test-py312 runs this on 3.12"
