@@ -29,6 +29,7 @@ $(STAMP312): requirements.txt requirements-dev.txt
 	rm -f $(VENV312)/.installed-* && touch $@
 
 install-py312: $(STAMP312)
+	@:  # a recipe, so an installed venv prints nothing
 
 # Headless Chromium for the browser tests comes from Debian's package, never a download.
 browser:
