@@ -16,14 +16,28 @@ import argparse
 import json
 import runpy
 import sys
+import tomllib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from _pytest.config import parse_warning_filter
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+
+def apply_test_warning_filters() -> None:
+    """pytest's filterwarnings (pyproject.toml), here too, from the program's imports on:
+    it runs outside pytest, and a deprecation in components/ or __main__.py must fail its tests."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for line in config["tool"]["pytest"]["ini_options"]["filterwarnings"]:
+        warnings.filterwarnings(*parse_warning_filter(line, escape=False))
+
+
+apply_test_warning_filters()
 
 import pulumi  # noqa: E402
 from pulumi.runtime.mocks import MockMonitor  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -210,10 +211,20 @@ def test_packaging_real_pip_builds_arm64_wheels_for_the_layer(tmp_path: Path) ->
         if any(sign in str(exc) for sign in offline):
             pytest.skip(f"PyPI unreachable: {exc}")
         raise
-    native = list((layer / "python").rglob("*.so"))
+    site = layer / "python"
+    native = list(site.rglob("*.so"))
     assert native, "pydantic-core ships a compiled module"
     assert all("aarch64" in p.name for p in native), [p.name for p in native]
-    assert not list((layer / "python").rglob("*.pyc")), "--no-compile keeps the layer byte-identical"
+    shipped = sorted(p.relative_to(site) for p in site.rglob("*.pyc"))
+    if packaging.lambda_bytecode():
+        # Lambda's Python (the workflows'): every module's bytecode, unchecked, for the runtime.
+        modules = sorted(Path(importlib.util.cache_from_source(str(p.relative_to(site)))) for p in site.rglob("*.py"))
+        assert modules and shipped == modules, "a module without bytecode is compiled on every cold start"
+        pyc = (site / shipped[0]).read_bytes()
+        assert pyc[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(pyc[4:8], "little") == 0b01
+    else:
+        # pip's own compile (--no-compile) would not be reproducible; another version's would be ignored.
+        assert not shipped, "no bytecode from a Python other than Lambda's"
 
 
 def test_packaging_layer_bytecode_is_reproducible_and_keyed_apart(requirements: Path, tmp_path: Path) -> None:

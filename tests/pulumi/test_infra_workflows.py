@@ -12,6 +12,8 @@ import pytest
 import yaml
 from stack_graph import API, ROOT, StackGraph
 
+from components import packaging
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
@@ -133,3 +135,12 @@ def test_workflows_layer_cache_key_covers_the_pinned_closure_and_the_pip_flags(n
     (cache,) = _steps_using(_load(name), "actions/cache@")
     key = cache["with"]["key"]
     assert "'handlers/requirements.txt'" in key and "'components/packaging.py'" in key
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_workflows_test_and_deploy_on_lambdas_python(name: str) -> None:
+    workflow = _load(name)
+    (setup,) = _steps_using(workflow, "actions/setup-python@")
+    assert setup["with"]["python-version"] == ".".join(map(str, packaging.LAMBDA_PYTHON)), "not Lambda's Python"
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    assert any("pytest -q tests/pulumi" in s.get("run", "") for s in steps), "make test-py312 runs this on 3.12"
