@@ -21,12 +21,14 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.load import LoadRun
+from bench.records import CallRecord, InvokeRecord, Record
+from bench.routing import published, queue_key, reaches
 from handlers.wiring import WIRING, Wiring
 
 PRICES_PATH = Path(__file__).resolve().parent / "prices.json"
@@ -91,7 +93,7 @@ class DynamoUnits:
     """Write units by what they were spent on."""
 
 
-def dynamodb_units(calls: Iterable[dict[str, Any]]) -> DynamoUnits:
+def dynamodb_units(calls: Iterable[CallRecord]) -> DynamoUnits:
     """Pure: read and write units of recorded DynamoDB calls, each SDK retry billed again."""
     units = DynamoUnits()
     for call in calls:
@@ -110,9 +112,9 @@ def dynamodb_units(calls: Iterable[dict[str, Any]]) -> DynamoUnits:
     return units
 
 
-def deliveries(attributes: dict[str, str], wiring: Wiring = WIRING) -> int:
+def deliveries(attributes: Mapping[str, str | None], wiring: Wiring = WIRING) -> int:
     """Pure: how many queues a publish with these attributes reaches (each is an SQS request)."""
-    return sum(all(attributes.get(k) in allowed for k, allowed in q.filter_policy.items()) for q in wiring.queues)
+    return sum(reaches(queue, attributes) for queue in wiring.queues)
 
 
 def idle_polls_per_second(queues: int) -> float:
@@ -123,19 +125,24 @@ def idle_polls_per_second(queues: int) -> float:
 # ---- ours, measured ---------------------------------------------------------------------
 
 
-def in_window(records: list[dict[str, Any]], run: LoadRun) -> list[dict[str, Any]]:
-    return [r for r in records if run.started <= r.get("t", 0) <= run.drained]
+def in_window(records: list[Record], run: LoadRun) -> list[CallRecord | InvokeRecord]:
+    """The calls and invocations from the run's first view until its last was counted."""
+    return [r for r in records if r["kind"] != "hook_error" and run.started <= r["time"] <= run.drained]
 
 
-def invocations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r["k"] == "invoke"]
+def invocations(records: Iterable[Record]) -> list[InvokeRecord]:
+    return [r for r in records if r["kind"] == "invoke"]
+
+
+def aws_calls(records: Iterable[Record]) -> list[CallRecord]:
+    return [r for r in records if r["kind"] == "call"]
 
 
 DurationModel = dict[str, float]
 """Milliseconds per invocation, or per key for a batch, by function."""
 
 
-def duration_model(invokes: Iterable[dict[str, Any]]) -> DurationModel:
+def duration_model(invokes: Iterable[InvokeRecord]) -> DurationModel:
     """Pure: mean ms per unit of work (one key of a batch, or one call) from a calm run."""
     per_unit: dict[str, list[float]] = {}
     for i in invokes:
@@ -143,20 +150,136 @@ def duration_model(invokes: Iterable[dict[str, Any]]) -> DurationModel:
     return {fn: sum(ms) / len(ms) for fn, ms in per_unit.items()}
 
 
-def duration_ms(invoke: dict[str, Any], model: DurationModel | None) -> float:
+def duration_ms(invoke: InvokeRecord, model: DurationModel | None) -> float:
     """The measured duration, or the model's when given (a batch scales with its keys)."""
     if model is None or invoke["fn"] not in model:
         return float(invoke["ms"])
     return float(model[invoke["fn"]] * max(1, invoke.get("keys", 1)))
 
 
-def gb_seconds(invokes: Iterable[dict[str, Any]], memory_mb: dict[str, int], model: DurationModel | None) -> float:
+def gb_seconds(invokes: Iterable[InvokeRecord], memory_mb: dict[str, int], model: DurationModel | None) -> float:
     return sum(math.ceil(duration_ms(i, model)) / 1000 * memory_mb[i["fn"]] / 1024 for i in invokes)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What a run's recorded calls and invocations add up to, before any price."""
+
+    invokes: list[InvokeRecord]
+    by_function: Counter[str]
+    """Invocations per function."""
+    publish_requests: int
+    """SNS requests: a publish is billed per 64 KB, and again per SDK retry."""
+    sent_to_queues: int
+    busy_receives: int
+    deletes: int
+    idle_polls: float
+    """Modelled: what Lambda's event source mapping would poll over the run, busy or idle."""
+    units: DynamoUnits
+
+    @property
+    def sqs_requests(self) -> float:
+        return self.sent_to_queues + self.busy_receives + self.deletes + self.idle_polls
+
+
+def traffic(window: list[CallRecord | InvokeRecord], run: LoadRun, sns_increment_bytes: int, wiring: Wiring) -> Traffic:
+    """Pure: the billable quantities of the records in the run's window."""
+    calls = aws_calls(window)
+    invokes = invocations(window)
+    publishes = [c for c in calls if c["service"] == "sns" and c["op"] == "Publish"]
+    receives = [c for c in calls if c["service"] == "sqs" and c["op"] == "ReceiveMessage"]
+    # replicate's on-failure queue is polled by its repair consumer too, busy or idle.
+    polled = len(wiring.queues) + sum(1 for s in wiring.streams if s.repair is not None)
+    return Traffic(
+        invokes=invokes,
+        by_function=Counter(i["fn"] for i in invokes),
+        publish_requests=sum(
+            (1 + c["retries"]) * math.ceil(max(c.get("bytes", 1), 1) / sns_increment_bytes) for c in publishes
+        ),
+        sent_to_queues=sum(deliveries(c.get("attributes") or {}, wiring) for c in publishes),
+        busy_receives=sum(1 + c["retries"] for c in receives if c.get("messages")),
+        deletes=sum(1 + c["retries"] for c in calls if c["service"] == "sqs" and c["op"].startswith("DeleteMessage")),
+        idle_polls=idle_polls_per_second(polled) * (run.drained - run.started),
+        units=dynamodb_units(calls),
+    )
+
+
+def our_facts(work: Traffic, run: LoadRun, session_minutes: int, per: float) -> dict[str, float]:
+    """Per-view quantities the options start from (see options)."""
+    wru = work.units.wru
+    return {
+        "sessions": run.connections * per,
+        "session_minutes": session_minutes,
+        "disconnects": work.by_function["disconnect"] * per,
+        "marker_wru": sum(n for what, n in wru.items() if what.startswith("exactly-once markers")) * per,
+        "update_wru": sum(n for what, n in wru.items() if what.startswith("count updates")) * per,
+        "publishes": work.publish_requests * per,
+        "sqs_requests": work.sqs_requests * per,
+        "deliveries": work.sent_to_queues * per,
+    }
+
+
+def our_lines(
+    work: Traffic,
+    run: LoadRun,
+    prices: dict[str, Any],
+    session_minutes: int,
+    durations: DurationModel | None,
+    wiring: Wiring,
+) -> list[Line]:
+    views = max(1, len(run.ok))
+    per = 1 / views
+    memory = {f.name: f.memory_mb for f in wiring.functions}
+    api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
+    return [
+        Line(
+            "API Gateway messages",
+            (run.frames_in + run.frames_out) * per,
+            api["usd_per_million_messages"] / MILLION,
+            f"{run.frames_in} in + {run.frames_out} out",
+        ),
+        Line(
+            "API Gateway connection minutes",
+            run.connections * session_minutes * per,
+            api["usd_per_million_connection_minutes"] / MILLION,
+            f"{run.connections} sessions x {session_minutes} min (modelled)",
+        ),
+        Line(
+            "Lambda requests",
+            len(work.invokes) * per,
+            lam["usd_per_million_requests"] / MILLION,
+            ", ".join(f"{fn} {n}" for fn, n in sorted(work.by_function.items())),
+        ),
+        Line(
+            "Lambda GB-seconds",
+            gb_seconds(work.invokes, memory, durations) * per,
+            lam["usd_per_gb_second_arm64"],
+            "arm64 at wiring memory, durations measured in this run"
+            if durations is None
+            else f"arm64 at wiring memory, durations of the calm run per call or key (this run's own: "
+            f"{gb_seconds(work.invokes, memory, None) * per:.4g} GB-s per view)",
+        ),
+        Line("SNS publishes", work.publish_requests * per, sns["usd_per_million_publishes"] / MILLION),
+        Line(
+            "SQS requests",
+            work.sqs_requests * per,
+            sqs["usd_per_million_requests"] / MILLION,
+            f"{work.sent_to_queues} from SNS, {work.busy_receives} receives, {work.deletes} deletes, "
+            f"{work.idle_polls:.0f} idle polls (modelled)",
+        ),
+        Line("DynamoDB read units", work.units.rru * per, ddb["usd_per_million_read_request_units"] / MILLION),
+        Line(
+            "DynamoDB write units",
+            sum(work.units.wru.values()) * per,
+            ddb["usd_per_million_write_request_units"] / MILLION,
+            "; ".join(f"{what} {n / views:.2f}" for what, n in sorted(work.units.wru.items())),
+        ),
+    ]
 
 
 def our_bill(
     run: LoadRun,
-    records: list[dict[str, Any]],
+    records: list[Record],
     prices: dict[str, Any],
     session_minutes: int = SESSION_MINUTES,
     durations: DurationModel | None = None,
@@ -164,95 +287,55 @@ def our_bill(
 ) -> Bill:
     """durations: price GB-seconds from a calm run's durations (see duration_model) instead
     of this run's, which a saturated 2-core machine stretches far beyond Lambda's."""
-    window = in_window(records, run)
+    work = traffic(in_window(records, run), run, prices["sns"]["publish_increment_bytes"], wiring)
     views = max(1, len(run.ok))
-    calls = [r for r in window if r["k"] == "call"]
-    invokes = invocations(window)
-    memory = {f.name: f.memory_mb for f in wiring.functions}
-    api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
-    per = 1 / views
-    by_function = Counter(i["fn"] for i in invokes)
-
-    publishes = [c for c in calls if c["service"] == "sns" and c["op"] == "Publish"]
-    publish_requests = sum(
-        (1 + c["retries"]) * math.ceil(max(c.get("bytes", 1), 1) / sns["publish_increment_bytes"]) for c in publishes
-    )
-    sent_to_queues = sum(deliveries(c.get("attributes") or {}, wiring) for c in publishes)
-    receives = [c for c in calls if c["service"] == "sqs" and c["op"] == "ReceiveMessage"]
-    busy_receives = sum(1 + c["retries"] for c in receives if c.get("messages"))
-    deletes = sum(1 + c["retries"] for c in calls if c["service"] == "sqs" and c["op"].startswith("DeleteMessage"))
-    # replicate's on-failure queue is polled by its repair consumer too, busy or idle.
-    polled = len(wiring.queues) + sum(1 for s in wiring.streams if s.repair is not None)
-    idle = idle_polls_per_second(polled) * (run.drained - run.started)
-    units = dynamodb_units(calls)
-    wru = sum(units.wru.values())
-    facts = {
-        "sessions": run.connections * per,
-        "session_minutes": session_minutes,
-        "disconnects": by_function["disconnect"] * per,
-        "marker_wru": sum(n for what, n in units.wru.items() if what.startswith("exactly-once markers")) * per,
-        "update_wru": sum(n for what, n in units.wru.items() if what.startswith("count updates")) * per,
-        "publishes": publish_requests * per,
-        "sqs_requests": (sent_to_queues + busy_receives + deletes + idle) * per,
-        "deliveries": sent_to_queues * per,
-    }
     return Bill(
         "ours (measured)",
         views,
-        facts=facts,
-        lines=[
-            Line(
-                "API Gateway messages",
-                (run.frames_in + run.frames_out) * per,
-                api["usd_per_million_messages"] / MILLION,
-                f"{run.frames_in} in + {run.frames_out} out",
-            ),
-            Line(
-                "API Gateway connection minutes",
-                run.connections * session_minutes * per,
-                api["usd_per_million_connection_minutes"] / MILLION,
-                f"{run.connections} sessions x {session_minutes} min (modelled)",
-            ),
-            Line(
-                "Lambda requests",
-                len(invokes) * per,
-                lam["usd_per_million_requests"] / MILLION,
-                ", ".join(f"{fn} {n}" for fn, n in sorted(by_function.items())),
-            ),
-            Line(
-                "Lambda GB-seconds",
-                gb_seconds(invokes, memory, durations) * per,
-                lam["usd_per_gb_second_arm64"],
-                "arm64 at wiring memory, durations measured in this run"
-                if durations is None
-                else f"arm64 at wiring memory, durations of the calm run per call or key (this run's own: "
-                f"{gb_seconds(invokes, memory, None) * per:.4g} GB-s per view)",
-            ),
-            Line("SNS publishes", publish_requests * per, sns["usd_per_million_publishes"] / MILLION),
-            Line(
-                "SQS requests",
-                (sent_to_queues + busy_receives + deletes + idle) * per,
-                sqs["usd_per_million_requests"] / MILLION,
-                f"{sent_to_queues} from SNS, {busy_receives} receives, {deletes} deletes, "
-                f"{idle:.0f} idle polls (modelled)",
-            ),
-            Line("DynamoDB read units", units.rru * per, ddb["usd_per_million_read_request_units"] / MILLION),
-            Line(
-                "DynamoDB write units",
-                wru * per,
-                ddb["usd_per_million_write_request_units"] / MILLION,
-                "; ".join(f"{what} {n / views:.2f}" for what, n in sorted(units.wru.items())),
-            ),
-        ],
+        facts=our_facts(work, run, session_minutes, 1 / views),
+        lines=our_lines(work, run, prices, session_minutes, durations, wiring),
     )
 
 
 # ---- the original design, modelled on the same views and batches -----------------------------
 
 
+@dataclass(frozen=True)
+class OriginalWork:
+    """The original design's work on a run: the same views, queue batches and stream batches."""
+
+    referred: int
+    """Views with an external referrer: one referrer row each."""
+    consumer_batches: int
+    stream_batches: int
+    invoked: int
+    key_writes: int
+    post_writes: int
+    """Writer updates, each copied once by the stream consumer."""
+    gb_seconds: float
+    idle_polls: float
+
+
+def original_work(run: LoadRun, records: list[Record], durations: DurationModel | None) -> OriginalWork:
+    invokes = invocations(in_window(records, run))
+    consumer_batches = [i for i in invokes if i["fn"] in ORIGINAL_CONSUMERS]
+    stream_batches = [i for i in invokes if i["fn"] == "replicate"]
+    invoked = [i for i in invokes if i["fn"] in ("connect", "views")] + consumer_batches + stream_batches
+    return OriginalWork(
+        referred=sum(1 for v in run.ok if "referrer" in v.message),
+        consumer_batches=len(consumer_batches),
+        stream_batches=len(stream_batches),
+        invoked=len(invoked),
+        key_writes=sum(i.get("keys", 0) for i in consumer_batches),
+        post_writes=sum(i.get("keys", 0) for i in consumer_batches if i["fn"] == "post-counter"),
+        gb_seconds=sum(math.ceil(duration_ms(i, durations)) / 1000 * ORIGINAL_MEMORY_MB / 1024 for i in invoked),
+        idle_polls=idle_polls_per_second(len(ORIGINAL_CONSUMERS)) * (run.drained - run.started),
+    )
+
+
 def original_bill(
     run: LoadRun,
-    records: list[dict[str, Any]],
+    records: list[Record],
     prices: dict[str, Any],
     session_minutes: int = SESSION_MINUTES,
     durations: DurationModel | None = None,
@@ -263,20 +346,10 @@ def original_bill(
     writing once per key per batch; one stream copy per writer update. No $disconnect
     Lambda, no referrer queue, no exactly-once markers. Durations are ours (measured),
     memory CDK's default 128 MB on x86_64."""
-    window = in_window(records, run)
+    work = original_work(run, records, durations)
     views = max(1, len(run.ok))
     per = 1 / views
-    invokes = invocations(window)
     api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
-    referred = sum(1 for v in run.ok if "referrer" in v.message)
-    consumer_batches = [i for i in invokes if i["fn"] in ORIGINAL_CONSUMERS]
-    key_writes = sum(i.get("keys", 0) for i in consumer_batches)
-    post_writes = sum(i.get("keys", 0) for i in consumer_batches if i["fn"] == "post-counter")
-    stream_batches = [i for i in invokes if i["fn"] == "replicate"]
-    invoked = [i for i in invokes if i["fn"] in ("connect", "views")] + consumer_batches + stream_batches
-    gbs = sum(math.ceil(duration_ms(i, durations)) / 1000 * ORIGINAL_MEMORY_MB / 1024 for i in invoked)
-    queues = len(ORIGINAL_CONSUMERS)
-    idle = idle_polls_per_second(queues) * (run.drained - run.started)
     return Bill(
         "original Go/CDK (modelled)",
         views,
@@ -295,25 +368,25 @@ def original_bill(
             ),
             Line(
                 "Lambda requests",
-                len(invoked) * per,
+                work.invoked * per,
                 lam["usd_per_million_requests"] / MILLION,
-                f"connect + views per view, {len(consumer_batches)} consumer and {len(stream_batches)} stream batches",
+                f"connect + views per view, {work.consumer_batches} consumer and {work.stream_batches} stream batches",
             ),
-            Line("Lambda GB-seconds", gbs * per, lam["usd_per_gb_second_x86_64"], "x86_64, 128 MB"),
+            Line("Lambda GB-seconds", work.gb_seconds * per, lam["usd_per_gb_second_x86_64"], "x86_64, 128 MB"),
             Line("SNS publishes", views * per, sns["usd_per_million_publishes"] / MILLION),
             Line(
                 "SQS requests",
-                (views + 2 * len(consumer_batches) + idle) * per,
+                (views + 2 * work.consumer_batches + work.idle_polls) * per,
                 sqs["usd_per_million_requests"] / MILLION,
                 "one delivery per view, a receive and a delete per batch, idle polls of 3 queues",
             ),
             Line("DynamoDB read units", 0.5, ddb["usd_per_million_read_request_units"] / MILLION, "one GetItem"),
             Line(
                 "DynamoDB write units",
-                (referred + key_writes + post_writes) * per,
+                (work.referred + work.key_writes + work.post_writes) * per,
                 ddb["usd_per_million_write_request_units"] / MILLION,
-                f"referrer rows {referred * per:.2f}; count updates {key_writes * per:.2f}; "
-                f"stream copies {post_writes * per:.2f}",
+                f"referrer rows {work.referred * per:.2f}; count updates {work.key_writes * per:.2f}; "
+                f"stream copies {work.post_writes * per:.2f}",
             ),
         ],
     )
@@ -328,20 +401,14 @@ class Option:
     saves_usd_per_million: float
 
 
-def distinct_keys_per_view(run: LoadRun, batch_size: int) -> float:
+def distinct_keys_per_view(run: LoadRun, batch_size: int, wiring: Wiring = WIRING) -> float:
     """Pure: count updates per view if each queue's messages came in batches of batch_size,
     in send order (what a long batching window gives under steady load)."""
-    queues: dict[str, list[str]] = {}
-    for view in sorted(run.ok, key=lambda v: v.sent):
-        message = view.message
-        key = message.get("articleId") or message.get("currentPage", "")
-        queue = "post" if "articleId" in message else ("home" if key == "/" else "profile")
-        queues.setdefault(queue, []).append(key)
-        if "referrer" in message:
-            queues.setdefault("referrer", []).append(f"{message['referrer']} {key}")
-    updates = sum(
-        len(set(keys[i : i + batch_size])) for keys in queues.values() for i in range(0, len(keys), batch_size)
-    )
+    events = [published(view.message) for view in sorted(run.ok, key=lambda v: v.sent)]
+    updates = 0
+    for queue in wiring.queues:
+        keys = [key for event in events if (key := queue_key(queue, event)) is not None]
+        updates += sum(len(set(keys[i : i + batch_size])) for i in range(0, len(keys), batch_size))
     return updates / max(1, len(run.ok))
 
 

@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from bench.stack import Stack
+from handlers.wiring import POST_COUNT_READER, physical_table_name
 
 ARTICLES = 20
 EXTERNAL_REFERRERS = (
@@ -157,7 +158,7 @@ class ReaderPoller(threading.Thread):
     def __init__(self, stack: Stack, interval: float) -> None:
         super().__init__(name="reader-poller", daemon=True)
         self.interval = interval
-        self.table = f"{stack.ready.stack}-PostCountReader"
+        self.table = physical_table_name(stack.ready.stack, POST_COUNT_READER)
         self.ddb = boto3.client(
             "dynamodb",
             endpoint_url=stack.ready.aws_url,

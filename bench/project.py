@@ -25,28 +25,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
 
 from bench.load import LoadRun, ViewResult, plan_views
-from handlers.wiring import EVENT_TYPE_ATTRIBUTE, HAS_REFERRER_ATTRIBUTE, WIRING, Wiring
+from bench.records import CallDetails, CallRecord, InvokeRecord, Record
+from bench.routing import attributes, feeds_stream, published, queue_key
+from handlers.schema import ViewEvent
+from handlers.wiring import WIRING, QueueSpec, Wiring
 
 STREAM_POLLS_PER_SECOND = 4
 ITEM_BYTES = 100  # every item here (a count, a marker, a reader copy) is far under 1 KB
 SECONDS = 60.0  # a minute of views is enough for the batch mix to settle
-
-
-def event_type(message: dict[str, Any]) -> str:
-    if "articleId" in message:
-        return "post_view"
-    return "homepage_view" if message.get("currentPage") == "/" else "profile_view"
-
-
-def queue_key(queue: str, message: dict[str, Any]) -> str | None:
-    """The key a queue's consumer writes for this message, None when it does not get it."""
-    target = message.get("articleId") or message.get("currentPage", "")
-    if queue == "referrer":
-        return f"{message['referrer']} {target}" if "referrer" in message else None
-    return target if event_type(message) == queue else None
 
 
 def chunks(items: list[str], size: int) -> list[list[str]]:
@@ -66,58 +54,92 @@ def batch_size(arrivals_per_second: float, window_seconds: float, limit: int) ->
     return max(1, min(limit, math.floor(arrivals_per_second * gathering)))
 
 
+def invoke(calm: dict[str, float], fn: str, t: float, keys: int = 1, records: int | None = None) -> InvokeRecord:
+    """What the recorder writes for an invocation, its duration the calm run's per key."""
+    line: InvokeRecord = {"kind": "invoke", "time": t, "fn": fn, "ms": calm.get(fn, 1.0) * keys, "keys": keys}
+    if records is not None:
+        line["records"] = records
+    return line
+
+
+def call(fn: str, t: float, service: str, op: str, details: CallDetails) -> CallRecord:
+    """What the recorder writes for an AWS call that succeeded at once."""
+    return {
+        "kind": "call",
+        "time": t,
+        "fn": fn,
+        "service": service,
+        "op": op,
+        "status": 200,
+        "error": None,
+        "retries": 0,
+        **details,
+    }
+
+
+def front_door(views: list[ViewResult], events: list[ViewEvent], calm: dict[str, float]) -> list[Record]:
+    """Per view: $connect, views and $disconnect, the views function's read and its publish."""
+    records: list[Record] = []
+    for view, event in zip(views, events, strict=True):
+        t = view.sent
+        records += [invoke(calm, fn, t) for fn in ("connect", "views", "disconnect")]
+        records.append(call("views", t, "dynamodb", "GetItem", {"read": [ITEM_BYTES]}))
+        records.append(call("views", t, "sns", "Publish", {"attributes": dict(attributes(event)), "bytes": 200}))
+    return records
+
+
+def queue_batches(
+    queue: QueueSpec, keyed: list[tuple[float, str]], duration: float, calm: dict[str, float]
+) -> tuple[list[Record], list[str]]:
+    """A queue's batches as the event source mapping forms them, and the distinct keys of
+    each batch in order (the count updates its consumer writes)."""
+    records: list[Record] = []
+    updated: list[str] = []
+    size = batch_size(len(keyed) / duration, queue.max_batching_window_seconds, queue.batch_size)
+    for batch in chunks([k for _, k in keyed], size):
+        t = keyed[0][0]  # times only need to fall inside the run's window
+        distinct = list(dict.fromkeys(batch))
+        records.append(invoke(calm, queue.function, t, len(distinct), records=len(batch)))
+        records.append(call(f"sqs-{queue.name}", t, "sqs", "ReceiveMessage", {"messages": len(batch)}))
+        records.append(call(f"sqs-{queue.name}", t, "sqs", "DeleteMessageBatch", {"entries": len(batch)}))
+        for key in distinct:
+            items = [("Update", ITEM_BYTES)] + [("Put", ITEM_BYTES)] * batch.count(key)
+            records.append(call(queue.function, t, "dynamodb", "TransactWriteItems", {"transact_write": items}))
+        updated += distinct
+    return records, updated
+
+
+def stream_batches(updated: list[str], duration: float, calm: dict[str, float], wiring: Wiring) -> list[Record]:
+    """The writer's updates spread evenly over the run, cut into the stream polls' batches;
+    replicate puts the newest image of each article in a batch."""
+    records: list[Record] = []
+    spread = [(i * duration / max(1, len(updated)), k) for i, k in enumerate(updated)]
+    for _, group in itertools.groupby(spread, key=lambda u: math.floor(u[0] * STREAM_POLLS_PER_SECOND)):
+        articles = list(dict.fromkeys(k for _, k in group))
+        for stream in wiring.streams:
+            records.append(invoke(calm, stream.function, 0.0, len(articles)))
+            records += [call(stream.function, 0.0, "dynamodb", "PutItem", {"write": [ITEM_BYTES]}) for _ in articles]
+    return records
+
+
 def synthesise(
     rate: float, calm: dict[str, float], wiring: Wiring = WIRING, seconds: float = SECONDS
-) -> tuple[LoadRun, list[dict[str, Any]]]:
+) -> tuple[LoadRun, list[Record]]:
     """A LoadRun and recorder lines for `rate` views/s; calm: ms per call or key by function."""
     messages = plan_views(round(rate * seconds))
     duration = len(messages) / rate
     views = [ViewResult(m, started=i / rate, sent=i / rate, replied=i / rate, ok=True) for i, m in enumerate(messages)]
     run = LoadRun(rate, seconds, views, started=0.0, sent_all=duration, drained=duration)
     run.frames_in = run.frames_out = run.connections = len(views)
-    records: list[dict[str, Any]] = []
-
-    def invoke(fn: str, t: float, keys: int = 1) -> None:
-        records.append({"k": "invoke", "t": t, "fn": fn, "ms": calm.get(fn, 1.0) * keys, "keys": keys})
-
-    def call(fn: str, t: float, service: str, op: str, **details: Any) -> None:
-        records.append({"k": "call", "t": t, "fn": fn, "service": service, "op": op, "retries": 0, **details})
-
-    for view in views:
-        t, message = view.sent, view.message
-        attributes = {EVENT_TYPE_ATTRIBUTE: event_type(message)}
-        if "referrer" in message:
-            attributes[HAS_REFERRER_ATTRIBUTE] = "true"
-        for fn in ("connect", "views", "disconnect"):
-            invoke(fn, t)
-        call("views", t, "dynamodb", "GetItem", read=[ITEM_BYTES])
-        call("views", t, "sns", "Publish", attributes=attributes, bytes=200)
-
-    writer_updates: list[tuple[float, str]] = []
+    events = [published(m) for m in messages]
+    records = front_door(views, events, calm)
+    writer_updates: list[str] = []
     for queue in wiring.queues:
-        keyed = [(v.sent, k) for v in views if (k := queue_key(queue.name, v.message)) is not None]
+        keyed = [(v.sent, k) for v, e in zip(views, events, strict=True) if (k := queue_key(queue, e)) is not None]
         if not keyed:
             continue
-        size = batch_size(len(keyed) / duration, queue.max_batching_window_seconds, queue.batch_size)
-        for batch in chunks([k for _, k in keyed], size):
-            t = keyed[0][0]  # times only need to fall inside the run's window
-            distinct = list(dict.fromkeys(batch))
-            invoke(queue.function, t, len(distinct))
-            records[-1]["records"] = len(batch)
-            call(f"sqs-{queue.name}", t, "sqs", "ReceiveMessage", messages=len(batch))
-            call(f"sqs-{queue.name}", t, "sqs", "DeleteMessageBatch", entries=len(batch))
-            for key in distinct:
-                markers = batch.count(key)
-                items = [["Update", ITEM_BYTES]] + [["Put", ITEM_BYTES]] * markers
-                call(queue.function, t, "dynamodb", "TransactWriteItems", transact_write=items)
-            if queue.name == "post_view":
-                writer_updates += [(len(writer_updates) / rate, key) for key in distinct]
-    # Spread the writer's updates evenly over the run, then cut them into stream batches.
-    spread = [(i * duration / max(1, len(writer_updates)), k) for i, (_, k) in enumerate(writer_updates)]
-    for _, group in itertools.groupby(spread, key=lambda u: math.floor(u[0] * STREAM_POLLS_PER_SECOND)):
-        articles = list(dict.fromkeys(k for _, k in group))
-        for stream in wiring.streams:
-            invoke(stream.function, 0.0, len(articles))
-            for _ in articles:
-                call(stream.function, 0.0, "dynamodb", "PutItem", write=[ITEM_BYTES])
-    return run, records
+        batches, updated = queue_batches(queue, keyed, duration, calm)
+        records += batches
+        if feeds_stream(queue, wiring):
+            writer_updates += updated
+    return run, records + stream_batches(writer_updates, duration, calm, wiring)

@@ -144,9 +144,9 @@ def _options(load: LoadResult) -> list[str]:
     return rows
 
 
-def _cost_section(results: Results) -> list[str]:
-    prices = results.prices
-    out = [
+def _cost_method(prices: dict[str, Any]) -> list[str]:
+    """How ours is counted and the original modelled: the section's opening paragraphs."""
+    return [
         "## 1. AWS work per view",
         "",
         f"Prices: {prices['source']}, {prices['region']}, as known on {prices['as_known_on']} "
@@ -176,47 +176,62 @@ def _cost_section(results: Results) -> list[str]:
         "durations. It counts at least once: a redelivery counts twice.",
         "",
     ]
+
+
+def _load_bill(load: LoadResult) -> list[str]:
+    """One load's heading, its bill beside the original's, and the model check if any."""
+    fresh = load.fresh
+    if fresh is None:
+        head = (
+            f"### {load.label}: {load.ours.views} views over {load.seconds:g} s, synthesised from the calm "
+            "run's per-view work and the batching model (bench/project.py)"
+        )
+    else:
+        head = (
+            f"### {load.label}: {fresh.views} views in {load.seconds:g} s "
+            f"(achieved {fresh.achieved_rate:.1f} views/s, {fresh.failed} failed)"
+        )
+    out = [head, "", *_bill_table(load), ""]
+    if load.check is not None:
+        out += [*_check_table(load, load.check), ""]
+    return out
+
+
+def _cost_miss(fast: LoadResult, prices: dict[str, Any]) -> list[str]:
+    """Why the fastest load misses the dollar goal, and what each change would save."""
+    messages = fast.ours.line("API Gateway messages").usd_per_million_views
+    floor = messages + fast.ours.line("SNS publishes").usd_per_million_views
+    floor += fast.ours.facts["deliveries"] * prices["sqs"]["usd_per_million_requests"]
+    return [
+        f"**The $3.00 goal is missed at {fast.rate:g} views/s.** What it costs and what would close it:",
+        "",
+        f"- API Gateway WebSocket bills every frame, in and out, at $1.00 per million: one view in and one reply "
+        f"out is {_usd(messages)} per million views before anything else runs, the same for the original design. "
+        "Only a different front door lowers it (e.g. an HTTP API at $1.00 per million requests with the counts "
+        "in the response, or no reply frame for pages that do not show counts).",
+        "- Exactly once costs 2 WRU per view per consumer for the marker in the transaction, and the count "
+        "update is transactional too (2 WRU instead of 1).",
+        f"- Every view also pays an SNS publish and the SQS message(s) it becomes: with the WebSocket messages "
+        f"that is {_usd(floor)} per million views before any Lambda or DynamoDB work, in either design. So no "
+        "change to the counting alone reaches $3.00: it also takes a cheaper front door (an HTTP API at $1.00 "
+        "per million requests, the counts in its response, saves about $1.00 and the connection minutes) or "
+        "fewer hops per view (the views function sending to SQS directly, or one SNS publish per batch of "
+        "views).",
+        "",
+        "Estimated from this run's measured quantities, each change on its own:",
+        "",
+        *_options(fast),
+        "",
+    ]
+
+
+def _cost_section(results: Results) -> list[str]:
+    out = _cost_method(results.prices)
     for load in results.loads:
-        fresh = load.fresh
-        if fresh is None:
-            head = (
-                f"### {load.label}: {load.ours.views} views over {load.seconds:g} s, synthesised from the calm "
-                "run's per-view work and the batching model (bench/project.py)"
-            )
-        else:
-            head = (
-                f"### {load.label}: {fresh.views} views in {load.seconds:g} s "
-                f"(achieved {fresh.achieved_rate:.1f} views/s, {fresh.failed} failed)"
-            )
-        out += [head, "", *_bill_table(load), ""]
-        if load.check is not None:
-            out += [*_check_table(load, load.check), ""]
+        out += _load_bill(load)
     fast = max(results.loads, key=lambda r: r.rate, default=None)
     if fast is not None and fast.ours.usd_per_million_views > GOAL_USD_PER_MILLION:
-        messages = fast.ours.line("API Gateway messages").usd_per_million_views
-        floor = messages + fast.ours.line("SNS publishes").usd_per_million_views
-        floor += fast.ours.facts["deliveries"] * results.prices["sqs"]["usd_per_million_requests"]
-        out += [
-            f"**The $3.00 goal is missed at {fast.rate:g} views/s.** What it costs and what would close it:",
-            "",
-            f"- API Gateway WebSocket bills every frame, in and out, at $1.00 per million: one view in and one reply "
-            f"out is {_usd(messages)} per million views before anything else runs, the same for the original design. "
-            "Only a different front door lowers it (e.g. an HTTP API at $1.00 per million requests with the counts "
-            "in the response, or no reply frame for pages that do not show counts).",
-            "- Exactly once costs 2 WRU per view per consumer for the marker in the transaction, and the count "
-            "update is transactional too (2 WRU instead of 1).",
-            f"- Every view also pays an SNS publish and the SQS message(s) it becomes: with the WebSocket messages "
-            f"that is {_usd(floor)} per million views before any Lambda or DynamoDB work, in either design. So no "
-            "change to the counting alone reaches $3.00: it also takes a cheaper front door (an HTTP API at $1.00 "
-            "per million requests, the counts in its response, saves about $1.00 and the connection minutes) or "
-            "fewer hops per view (the views function sending to SQS directly, or one SNS publish per batch of "
-            "views).",
-            "",
-            "Estimated from this run's measured quantities, each change on its own:",
-            "",
-            *_options(fast),
-            "",
-        ]
+        out += _cost_miss(fast, results.prices)
     return out
 
 

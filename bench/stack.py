@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from bench.records import Record
 from local import launcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,9 +63,9 @@ def local_stack(workdir: Path) -> Iterator[Stack]:
                 launcher.stop(proc, STOP_SECONDS)
 
 
-def read_calls(path: Path) -> list[dict[str, Any]]:
+def read_calls(path: Path) -> list[Record]:
     """The recorder's lines; a line cut short by the stop is skipped."""
-    records = []
+    records: list[Record] = []
     for line in path.read_text().splitlines():
         try:
             records.append(json.loads(line))

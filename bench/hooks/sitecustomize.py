@@ -5,16 +5,17 @@ BENCH_CALL_LOG naming a file; without that variable this module does nothing. It
 appends one JSON line per event, so the counts come from the stack's real boto3
 calls and handler invocations without touching local/'s internals:
 
-- `{"k": "call", ...}` for every AWS API call made through botocore (botocore's
+- `{"kind": "call", ...}` for every AWS API call made through botocore (botocore's
   `provide-client-params` and `after-call` events on every session): service,
   operation, the function whose handler made it (or the thread, for the pollers),
   SDK retries, and the item sizes DynamoDB capacity is billed by;
-- `{"k": "invoke", ...}` for every call of a `handlers.*.handler` (wrapped as the
+- `{"kind": "invoke", ...}` for every call of a `handlers.*.handler` (wrapped as the
   module is imported): function name, duration, and the batch it was given.
 
 Item sizes follow DynamoDB's rules (names + values, UTF-8); bench/cost.py turns
 them into read and write units, since the handlers do not ask for
-ReturnConsumedCapacity and moto would not report it faithfully anyway.
+ReturnConsumedCapacity and moto would not report it faithfully anyway. The line
+shapes are bench/records.py's TypedDicts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ import sys
 import threading
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the stack's process never imports bench: only the type checker reads these
+    from bench.records import BatchDetails, CallDetails, CallRecord, Record
 
 _PATH = os.environ.get("BENCH_CALL_LOG")
 _lock = threading.Lock()
@@ -36,7 +40,7 @@ _local = threading.local()
 _out = open(_PATH, "a", encoding="utf-8", buffering=1) if _PATH else None  # noqa: SIM115 (lives with the process)
 
 
-def _write(record: dict[str, Any]) -> None:
+def _write(record: Record) -> None:
     if _out is not None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with _lock:
@@ -85,7 +89,7 @@ def _update_bytes(update: dict[str, Any]) -> int:
 
 def _dynamodb_sizes(  # noqa: PLR0911 (one return per operation)
     operation: str, params: dict[str, Any], parsed: dict[str, Any]
-) -> dict[str, Any]:
+) -> CallDetails:
     """What each operation is billed by: item sizes read or written, and consistency."""
     if operation == "GetItem":
         return {"read": [item_bytes(parsed.get("Item"))], "consistent": bool(params.get("ConsistentRead"))}
@@ -100,10 +104,10 @@ def _dynamodb_sizes(  # noqa: PLR0911 (one return per operation)
     if operation in ("UpdateItem", "DeleteItem"):
         return {"write": [_update_bytes(params)]}
     if operation == "TransactWriteItems":
-        entries = []
+        entries: list[tuple[str, int]] = []
         for entry in params.get("TransactItems") or []:
             (kind, body), *_ = entry.items()
-            entries.append([kind, item_bytes(body.get("Item")) if kind == "Put" else _update_bytes(body)])
+            entries.append((kind, item_bytes(body.get("Item")) if kind == "Put" else _update_bytes(body)))
         return {"transact_write": entries}
     if operation == "BatchWriteItem":
         sizes = [
@@ -115,7 +119,7 @@ def _dynamodb_sizes(  # noqa: PLR0911 (one return per operation)
     return {}
 
 
-def _call_details(service: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
+def _call_details(service: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> CallDetails:
     if service == "dynamodb":
         return _dynamodb_sizes(operation, params, parsed)
     if service == "sns" and operation == "Publish":
@@ -139,9 +143,9 @@ def _record(http_response: Any, parsed: dict[str, Any], model: Any, context: dic
     try:
         service = model.service_model.service_name
         params = context.get("bench_params") or {}
-        record = {
-            "k": "call",
-            "t": time.time(),
+        record: CallRecord = {
+            "kind": "call",
+            "time": time.time(),
             "service": service,
             "op": model.name,
             "fn": getattr(_local, "function", None) or threading.current_thread().name,
@@ -152,7 +156,7 @@ def _record(http_response: Any, parsed: dict[str, Any], model: Any, context: dic
         }
         _write(record)
     except Exception as exc:  # never break the stack: record that recording failed
-        _write({"k": "hook_error", "error": type(exc).__name__, "where": "after-call"})
+        _write({"kind": "hook_error", "error": type(exc).__name__, "where": "after-call"})
 
 
 def _install_botocore_events() -> None:
@@ -172,7 +176,7 @@ def _install_botocore_events() -> None:
 # ---- handler invocations ------------------------------------------------------------------
 
 
-def _batch_details(event: Any) -> dict[str, Any]:
+def _batch_details(event: Any) -> BatchDetails:
     """Records in a queue or stream batch and the distinct keys they touch."""
     records = event.get("Records") if isinstance(event, dict) else None
     if not records:
@@ -202,7 +206,7 @@ def _timed(module: str, handler: Any) -> Any:
         finally:
             elapsed = (time.perf_counter() - start) * 1000
             _local.function = outer
-            _write({"k": "invoke", "t": time.time(), "fn": function, "ms": elapsed, **_batch_details(event)})
+            _write({"kind": "invoke", "time": time.time(), "fn": function, "ms": elapsed, **_batch_details(event)})
 
     return invoke
 
