@@ -47,12 +47,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.log import log
 from handlers.sqs import Delivered
+from handlers.store import Key
 
 DAY_SECONDS = 24 * 3600
 MARKER_TTL_SECONDS = 60 * DAY_SECONDS  # L in the module docstring
@@ -62,11 +63,21 @@ MAX_MARKERS_PER_TRANSACTION = 99  # a transaction holds at most 100 items: the u
 CONFLICT_RETRIES = 3
 
 
+class Increment(NamedTuple):
+    """What one event adds to its key (a key_of answer)."""
+
+    key: Key
+    adds: dict[str, int]
+    """Counts to add."""
+    sets: dict[str, str]
+    """Attributes written only where the item has none: the first value stored stays."""
+
+
 @dataclass
 class KeyWrite:
     """One key's increment for a batch and the deliveries that fed it."""
 
-    key: dict[str, dict[str, str]]
+    key: Key
     adds: dict[str, int] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)
     """Attributes written only where the item has none: the first value stored stays."""
@@ -83,7 +94,8 @@ class Tables:
     markers: str
 
 
-KeyOf = Callable[[Delivered], tuple[dict[str, dict[str, str]], dict[str, int], dict[str, str]] | None]
+KeyOf = Callable[[Delivered], Increment | None]
+"""The increment one delivery makes, or None for a delivery with nothing to count."""
 
 
 def canonical_order(delivery: Delivered) -> tuple[int, str, str]:
@@ -93,34 +105,30 @@ def canonical_order(delivery: Delivered) -> tuple[int, str, str]:
     return event.receivedAt, event.eventId, event.model_dump_json()
 
 
-def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> tuple[list[KeyWrite], list[Delivered]]:
+def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> list[KeyWrite]:
     """Pure: group deliveries into one write per key, the same for any delivery order.
 
-    key_of gives (key, counts to add, attributes to set once) or None for a delivery
-    with nothing to count. A second delivery of the same eventId in one batch (SNS
-    delivered it twice) is returned apart as a duplicate: already counted here.
+    A second delivery of the same eventId in one batch (SNS delivered it twice) is
+    already counted here, and a delivery key_of gives None has nothing to count: both
+    are done, in no write.
     """
     writes: dict[str, KeyWrite] = {}
-    duplicates: list[Delivered] = []
     seen: set[str] = set()
     for delivery in sorted(deliveries, key=canonical_order):
         if delivery.event.eventId in seen:
-            duplicates.append(delivery)
             continue
         seen.add(delivery.event.eventId)
-        spec = key_of(delivery)
-        if spec is None:
-            duplicates.append(delivery)  # nothing to count: done
+        increment = key_of(delivery)
+        if increment is None:
             continue
-        key, adds, sets = spec
-        identity = repr(sorted((k, v["S"]) for k, v in key.items()))
-        write = writes.setdefault(identity, KeyWrite(key=key))
-        for name, amount in adds.items():
+        identity = repr(sorted((k, v["S"]) for k, v in increment.key.items()))
+        write = writes.setdefault(identity, KeyWrite(key=increment.key))
+        for name, amount in increment.adds.items():
             write.adds[name] = write.adds.get(name, 0) + amount
-        for name, value in sets.items():
+        for name, value in increment.sets.items():
             write.sets.setdefault(name, value)  # the earliest event's value, whatever the delivery order
         write.deliveries.append(delivery)
-    return list(writes.values()), duplicates
+    return list(writes.values())
 
 
 def update_item(table: str, write: KeyWrite) -> dict[str, Any]:
@@ -244,7 +252,7 @@ def count_exactly_once(
     messageIds to report as failed. `now` (epoch ms) is the clock, for tests."""
 
     def recount(subset: list[Delivered]) -> KeyWrite:
-        return aggregate(subset, key_of)[0][0]
+        return aggregate(subset, key_of)[0]
 
     clock = now_ms() if now is None else now
     fresh, refused = too_old(deliveries, clock)
@@ -260,8 +268,7 @@ def count_exactly_once(
             oldestAgeDays=round((clock - oldest) / (DAY_SECONDS * 1000), 1),
             maxAgeDays=MAX_EVENT_AGE_SECONDS // DAY_SECONDS,
         )
-    writes, _nothing_to_count = aggregate(fresh, key_of)
-    for write in writes:
+    for write in aggregate(fresh, key_of):
         step = MAX_MARKERS_PER_TRANSACTION
         parts = (
             [write]

@@ -83,7 +83,7 @@ def test_ledger_token_changes_with_any_parameter() -> None:
     first = delivered("m1", event_id="same", receivedAt=NOW - 60_000)
     resent = delivered("m2", event_id="same", receivedAt=NOW)
     tokens = {
-        transact_request(TABLES, "views", aggregate([d], view_increment)[0][0])["ClientRequestToken"]
+        transact_request(TABLES, "views", aggregate([d], view_increment)[0])["ClientRequestToken"]
         for d in (first, resent)
     }
     assert len(tokens) == 2
