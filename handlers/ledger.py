@@ -47,7 +47,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -60,7 +60,9 @@ MARKER_TTL_SECONDS = 60 * DAY_SECONDS  # L in the module docstring
 TTL_MARGIN_SECONDS = DAY_SECONDS  # M: clock skew and the time from the age check to the commit
 MAX_EVENT_AGE_SECONDS = MARKER_TTL_SECONDS - TTL_MARGIN_SECONDS  # older events are refused
 MAX_MARKERS_PER_TRANSACTION = 99  # a transaction holds at most 100 items: the update + 99 markers
-CONFLICT_RETRIES = 3
+CONFLICT_RETRIES = 3  # a conflicting transaction on the same key holds it for milliseconds
+CONFLICT_BACKOFF_SECONDS = 0.05  # the wait before conflict retry n is n times this
+TOKEN_LENGTH = 36  # ClientRequestToken's maximum length
 
 
 class Increment(NamedTuple):
@@ -177,7 +179,7 @@ def request_token(items: Sequence[dict[str, Any]]) -> str:
     transaction (within 10 minutes) with success instead of applying it again, and a
     token can never come back with other parameters (IdempotentParameterMismatch)."""
     canonical = json.dumps(list(items), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:36]
+    return hashlib.sha256(canonical.encode()).hexdigest()[:TOKEN_LENGTH]
 
 
 def transact_request(tables: Tables, purpose: str, write: KeyWrite) -> dict[str, Any]:
@@ -203,11 +205,55 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _already_counted(exc: ClientError, markers: Sequence[str]) -> set[str]:
-    """Markers whose condition failed: those events were counted by an earlier delivery."""
-    reasons = exc.response.get("CancellationReasons") or []
-    # Item 0 is the update; items 1.. are the markers, in order.
-    return {m for m, r in zip(markers, reasons[1:], strict=False) if r.get("Code") == "ConditionalCheckFailed"}
+@dataclass(frozen=True)
+class Answer:
+    """What one TransactWriteItems call came back with."""
+
+    committed: bool = False
+    error: str = ""
+    """The error code DynamoDB answered, or the exception's name when it never answered."""
+    reasons: tuple[str, ...] = ()
+    """The cancellation reasons' codes, item by item (the update, then the markers in order)."""
+    answered: bool = True
+    """False when the call got no answer from DynamoDB (a timeout, a lost connection)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do after an answer: done, drop the events already counted and try the
+    rest, try the same request again (a conflict), or report the messages as failed."""
+
+    action: Literal["done", "drop", "retry", "fail"]
+    counted: frozenset[str] = frozenset()
+    """With "drop": markers whose condition failed, counted by an earlier delivery."""
+
+
+def attempt(ddb: Any, request: dict[str, Any]) -> Answer:
+    """The one I/O step: send a transaction, and say what came back without judging it."""
+    try:
+        ddb.transact_write_items(**request)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        reasons = exc.response.get("CancellationReasons") or []
+        return Answer(error=code, reasons=tuple(r.get("Code", "") for r in reasons))
+    except BotoCoreError as exc:
+        return Answer(error=type(exc).__name__, answered=False)
+    return Answer(committed=True)
+
+
+def interpret(answer: Answer, markers: Sequence[str], conflicts: int) -> Verdict:
+    """Pure: the next step after `answer` to a transaction with these markers, after
+    `conflicts` conflict retries of this key so far."""
+    if answer.committed:
+        return Verdict("done")
+    if answer.error != "TransactionCanceledException":
+        return Verdict("fail")
+    # Reason 0 is the update's; reasons 1.. are the markers', in order.
+    counted = frozenset(m for m, r in zip(markers, answer.reasons[1:], strict=False) if r == "ConditionalCheckFailed")
+    if counted:
+        return Verdict("drop", counted)
+    # Cancelled with no marker counted: another consumer holds the same key.
+    return Verdict("retry") if conflicts < CONFLICT_RETRIES else Verdict("fail")
 
 
 def commit(
@@ -222,25 +268,20 @@ def commit(
     conflicts = 0
     while pending.deliveries:
         markers = [marker_id(purpose, d.event.eventId) for d in pending.deliveries]
-        try:
-            ddb.transact_write_items(**transact_request(tables, purpose, pending))
+        answer = attempt(ddb, transact_request(tables, purpose, pending))
+        verdict = interpret(answer, markers, conflicts)
+        if verdict.action == "done":
             return []
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            counted = _already_counted(exc, markers) if code == "TransactionCanceledException" else set()
-            if counted:
-                log("info", "duplicate_skipped", purpose=purpose, count=len(counted))
-                remaining = [d for d, m in zip(pending.deliveries, markers, strict=True) if m not in counted]
-                pending = recount(remaining) if remaining else KeyWrite(key=write.key)
-                continue
-            if code == "TransactionCanceledException" and conflicts < CONFLICT_RETRIES:
-                conflicts += 1  # another consumer holds the same key: try again shortly
-                time.sleep(0.05 * conflicts)
-                continue
-            log("error", "count_write_failed", purpose=purpose, error=code, messages=len(pending.deliveries))
-            return pending.message_ids
-        except BotoCoreError as exc:
-            log("error", "count_write_failed", purpose=purpose, error=type(exc).__name__)
+        if verdict.action == "drop":
+            log("info", "duplicate_skipped", purpose=purpose, count=len(verdict.counted))
+            remaining = [d for d, m in zip(pending.deliveries, markers, strict=True) if m not in verdict.counted]
+            pending = recount(remaining) if remaining else KeyWrite(key=write.key)
+        elif verdict.action == "retry":
+            conflicts += 1
+            time.sleep(CONFLICT_BACKOFF_SECONDS * conflicts)
+        else:
+            extra = {"messages": len(markers)} if answer.answered else {}
+            log("error", "count_write_failed", purpose=purpose, error=answer.error, **extra)
             return pending.message_ids
     return []
 
