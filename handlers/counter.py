@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers import aws
 from handlers.batch import BatchResponse, batch_response
-from handlers.ledger import Tables, count_exactly_once
+from handlers.ledger import Increment, Tables, count_exactly_once
 from handlers.settings import Settings, load_settings
 from handlers.sqs import Delivered, parse_sqs_batch
 from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER
@@ -18,14 +18,14 @@ from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER
 PURPOSE = "views"
 
 
-def view_increment(delivery: Delivered) -> tuple[dict[str, dict[str, str]], dict[str, int], dict[str, str]]:
+def view_increment(delivery: Delivered) -> Increment:
     """Pure: the key, counts and attributes one view adds (a reload adds no unique view)."""
     event = delivery.event
     adds = {"totalViews": 1, "uniqueViews": 1 if event.unique else 0}
     if event.articleId is not None:
         sets = {"articleTitle": event.articleTitle} if event.articleTitle else {}
-        return {"articleId": {"S": event.articleId}}, adds, sets
-    return {"pageName": {"S": event.page or ""}}, adds, {}
+        return Increment({"articleId": {"S": event.articleId}}, adds, sets)
+    return Increment({"pageName": {"S": event.page or ""}}, adds, {})
 
 
 def count_table(settings: Settings, post: bool) -> Tables:

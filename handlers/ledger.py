@@ -47,26 +47,39 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.log import log
 from handlers.sqs import Delivered
+from handlers.store import Key
 
 DAY_SECONDS = 24 * 3600
 MARKER_TTL_SECONDS = 60 * DAY_SECONDS  # L in the module docstring
 TTL_MARGIN_SECONDS = DAY_SECONDS  # M: clock skew and the time from the age check to the commit
 MAX_EVENT_AGE_SECONDS = MARKER_TTL_SECONDS - TTL_MARGIN_SECONDS  # older events are refused
 MAX_MARKERS_PER_TRANSACTION = 99  # a transaction holds at most 100 items: the update + 99 markers
-CONFLICT_RETRIES = 3
+CONFLICT_RETRIES = 3  # a conflicting transaction on the same key holds it for milliseconds
+CONFLICT_BACKOFF_SECONDS = 0.05  # the wait before conflict retry n is n times this
+TOKEN_LENGTH = 36  # ClientRequestToken's maximum length
+
+
+class Increment(NamedTuple):
+    """What one event adds to its key (a key_of answer)."""
+
+    key: Key
+    adds: dict[str, int]
+    """Counts to add."""
+    sets: dict[str, str]
+    """Attributes written only where the item has none: the first value stored stays."""
 
 
 @dataclass
 class KeyWrite:
     """One key's increment for a batch and the deliveries that fed it."""
 
-    key: dict[str, dict[str, str]]
+    key: Key
     adds: dict[str, int] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)
     """Attributes written only where the item has none: the first value stored stays."""
@@ -83,7 +96,8 @@ class Tables:
     markers: str
 
 
-KeyOf = Callable[[Delivered], tuple[dict[str, dict[str, str]], dict[str, int], dict[str, str]] | None]
+KeyOf = Callable[[Delivered], Increment | None]
+"""The increment one delivery makes, or None for a delivery with nothing to count."""
 
 
 def canonical_order(delivery: Delivered) -> tuple[int, str, str]:
@@ -93,34 +107,30 @@ def canonical_order(delivery: Delivered) -> tuple[int, str, str]:
     return event.receivedAt, event.eventId, event.model_dump_json()
 
 
-def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> tuple[list[KeyWrite], list[Delivered]]:
+def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> list[KeyWrite]:
     """Pure: group deliveries into one write per key, the same for any delivery order.
 
-    key_of gives (key, counts to add, attributes to set once) or None for a delivery
-    with nothing to count. A second delivery of the same eventId in one batch (SNS
-    delivered it twice) is returned apart as a duplicate: already counted here.
+    A second delivery of the same eventId in one batch (SNS delivered it twice) is
+    already counted here, and a delivery key_of gives None has nothing to count: both
+    are done, in no write.
     """
     writes: dict[str, KeyWrite] = {}
-    duplicates: list[Delivered] = []
     seen: set[str] = set()
     for delivery in sorted(deliveries, key=canonical_order):
         if delivery.event.eventId in seen:
-            duplicates.append(delivery)
             continue
         seen.add(delivery.event.eventId)
-        spec = key_of(delivery)
-        if spec is None:
-            duplicates.append(delivery)  # nothing to count: done
+        increment = key_of(delivery)
+        if increment is None:
             continue
-        key, adds, sets = spec
-        identity = repr(sorted((k, v["S"]) for k, v in key.items()))
-        write = writes.setdefault(identity, KeyWrite(key=key))
-        for name, amount in adds.items():
+        identity = repr(sorted((k, v["S"]) for k, v in increment.key.items()))
+        write = writes.setdefault(identity, KeyWrite(key=increment.key))
+        for name, amount in increment.adds.items():
             write.adds[name] = write.adds.get(name, 0) + amount
-        for name, value in sets.items():
+        for name, value in increment.sets.items():
             write.sets.setdefault(name, value)  # the earliest event's value, whatever the delivery order
         write.deliveries.append(delivery)
-    return list(writes.values()), duplicates
+    return list(writes.values())
 
 
 def update_item(table: str, write: KeyWrite) -> dict[str, Any]:
@@ -169,7 +179,7 @@ def request_token(items: Sequence[dict[str, Any]]) -> str:
     transaction (within 10 minutes) with success instead of applying it again, and a
     token can never come back with other parameters (IdempotentParameterMismatch)."""
     canonical = json.dumps(list(items), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:36]
+    return hashlib.sha256(canonical.encode()).hexdigest()[:TOKEN_LENGTH]
 
 
 def transact_request(tables: Tables, purpose: str, write: KeyWrite) -> dict[str, Any]:
@@ -195,11 +205,55 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _already_counted(exc: ClientError, markers: Sequence[str]) -> set[str]:
-    """Markers whose condition failed: those events were counted by an earlier delivery."""
-    reasons = exc.response.get("CancellationReasons") or []
-    # Item 0 is the update; items 1.. are the markers, in order.
-    return {m for m, r in zip(markers, reasons[1:], strict=False) if r.get("Code") == "ConditionalCheckFailed"}
+@dataclass(frozen=True)
+class Answer:
+    """What one TransactWriteItems call came back with."""
+
+    committed: bool = False
+    error: str = ""
+    """The error code DynamoDB answered, or the exception's name when it never answered."""
+    reasons: tuple[str, ...] = ()
+    """The cancellation reasons' codes, item by item (the update, then the markers in order)."""
+    answered: bool = True
+    """False when the call got no answer from DynamoDB (a timeout, a lost connection)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do after an answer: done, drop the events already counted and try the
+    rest, try the same request again (a conflict), or report the messages as failed."""
+
+    action: Literal["done", "drop", "retry", "fail"]
+    counted: frozenset[str] = frozenset()
+    """With "drop": markers whose condition failed, counted by an earlier delivery."""
+
+
+def attempt(ddb: Any, request: dict[str, Any]) -> Answer:
+    """The one I/O step: send a transaction, and say what came back without judging it."""
+    try:
+        ddb.transact_write_items(**request)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        reasons = exc.response.get("CancellationReasons") or []
+        return Answer(error=code, reasons=tuple(r.get("Code", "") for r in reasons))
+    except BotoCoreError as exc:
+        return Answer(error=type(exc).__name__, answered=False)
+    return Answer(committed=True)
+
+
+def interpret(answer: Answer, markers: Sequence[str], conflicts: int) -> Verdict:
+    """Pure: the next step after `answer` to a transaction with these markers, after
+    `conflicts` conflict retries of this key so far."""
+    if answer.committed:
+        return Verdict("done")
+    if answer.error != "TransactionCanceledException":
+        return Verdict("fail")
+    # Reason 0 is the update's; reasons 1.. are the markers', in order.
+    counted = frozenset(m for m, r in zip(markers, answer.reasons[1:], strict=False) if r == "ConditionalCheckFailed")
+    if counted:
+        return Verdict("drop", counted)
+    # Cancelled with no marker counted: another consumer holds the same key.
+    return Verdict("retry") if conflicts < CONFLICT_RETRIES else Verdict("fail")
 
 
 def commit(
@@ -214,25 +268,20 @@ def commit(
     conflicts = 0
     while pending.deliveries:
         markers = [marker_id(purpose, d.event.eventId) for d in pending.deliveries]
-        try:
-            ddb.transact_write_items(**transact_request(tables, purpose, pending))
+        answer = attempt(ddb, transact_request(tables, purpose, pending))
+        verdict = interpret(answer, markers, conflicts)
+        if verdict.action == "done":
             return []
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            counted = _already_counted(exc, markers) if code == "TransactionCanceledException" else set()
-            if counted:
-                log("info", "duplicate_skipped", purpose=purpose, count=len(counted))
-                remaining = [d for d, m in zip(pending.deliveries, markers, strict=True) if m not in counted]
-                pending = recount(remaining) if remaining else KeyWrite(key=write.key)
-                continue
-            if code == "TransactionCanceledException" and conflicts < CONFLICT_RETRIES:
-                conflicts += 1  # another consumer holds the same key: try again shortly
-                time.sleep(0.05 * conflicts)
-                continue
-            log("error", "count_write_failed", purpose=purpose, error=code, messages=len(pending.deliveries))
-            return pending.message_ids
-        except BotoCoreError as exc:
-            log("error", "count_write_failed", purpose=purpose, error=type(exc).__name__)
+        if verdict.action == "drop":
+            log("info", "duplicate_skipped", purpose=purpose, count=len(verdict.counted))
+            remaining = [d for d, m in zip(pending.deliveries, markers, strict=True) if m not in verdict.counted]
+            pending = recount(remaining) if remaining else KeyWrite(key=write.key)
+        elif verdict.action == "retry":
+            conflicts += 1
+            time.sleep(CONFLICT_BACKOFF_SECONDS * conflicts)
+        else:
+            extra = {"messages": len(markers)} if answer.answered else {}
+            log("error", "count_write_failed", purpose=purpose, error=answer.error, **extra)
             return pending.message_ids
     return []
 
@@ -244,7 +293,7 @@ def count_exactly_once(
     messageIds to report as failed. `now` (epoch ms) is the clock, for tests."""
 
     def recount(subset: list[Delivered]) -> KeyWrite:
-        return aggregate(subset, key_of)[0][0]
+        return aggregate(subset, key_of)[0]
 
     clock = now_ms() if now is None else now
     fresh, refused = too_old(deliveries, clock)
@@ -260,8 +309,7 @@ def count_exactly_once(
             oldestAgeDays=round((clock - oldest) / (DAY_SECONDS * 1000), 1),
             maxAgeDays=MAX_EVENT_AGE_SECONDS // DAY_SECONDS,
         )
-    writes, _nothing_to_count = aggregate(fresh, key_of)
-    for write in writes:
+    for write in aggregate(fresh, key_of):
         step = MAX_MARKERS_PER_TRANSACTION
         parts = (
             [write]

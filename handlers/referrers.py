@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers import aws
 from handlers.batch import BatchResponse, batch_response
-from handlers.ledger import Tables, count_exactly_once
+from handlers.ledger import Increment, Tables, count_exactly_once
 from handlers.origins import origin_of
 from handlers.settings import load_settings
 from handlers.sqs import Delivered, parse_sqs_batch
@@ -19,9 +19,7 @@ from handlers.wiring import COUNTED_EVENTS, REFERRER
 PURPOSE = "referrer"
 
 
-def referrer_increment(
-    delivery: Delivered,
-) -> tuple[dict[str, dict[str, str]], dict[str, int], dict[str, str]] | None:
+def referrer_increment(delivery: Delivered) -> Increment | None:
     """Pure: the (referrer origin, target) key and one view, or None without a referrer.
 
     The views function publishes the origin already; reducing it again here means a
@@ -32,7 +30,7 @@ def referrer_increment(
     origin = origin_of(event.referrer) if event.referrer is not None else None
     if origin is None:
         return None
-    return {"referrer": {"S": origin}, "target": {"S": event.target}}, {"views": 1}, {}
+    return Increment({"referrer": {"S": origin}, "target": {"S": event.target}}, {"views": 1}, {})
 
 
 def handler(event: dict[str, Any], context: object) -> BatchResponse:

@@ -1,7 +1,9 @@
 """Settings read once from the environment into a typed object.
 
-Handlers call `load_settings()` at import (once per container) and pass plain values
-on; no other module reads `os.environ`.
+Handlers call `load_settings()` when invoked: the first call reads the environment and
+the result is kept for the container's life (tests forget it with `aws.reset()`).
+Importing a module reads nothing. Handlers pass plain values on; no other module reads
+`os.environ`.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Order matters: the gateway's port is bound first (with --port 0 its number is only
 known then, and the allowed origins name it), the emulator and its resources come
-next, then the handlers' environment, and only then are the handler modules loaded
-(`Functions.load`), because they read their settings once, at import. Modules
-imported above read no environment.
+next, then the handlers' environment, and only then are the handlers loaded and their
+clients created (`Functions.load`, `_warm_handler_clients`): the first client or
+invocation reads the settings, which are then kept for the process
+(handlers/settings.py). Importing a module reads no environment.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def queue_name(stack: str, name: str, dlq: bool = False) -> str:
 def handler_environment(
     endpoint: str, topic_arn: str, allowed_origins: list[str], stack: str = STACK
 ) -> dict[str, str]:
-    """Pure: the environment the handlers read once at import (handlers/settings.py)."""
+    """Pure: the environment the handlers read once, on first use (handlers/settings.py)."""
     return {
         **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": REGION,

@@ -1,8 +1,9 @@
 """The Lambda functions of the wiring table, called in-process.
 
-Handler modules are imported only after the environment is set (handlers read their
-settings once, at import), which is why `__main__` imports this late. A handler that
-raises is logged and reported to the caller as a failure; it never stops the stack.
+Handlers read their settings on first use, not at import, and keep them for the
+process (handlers/settings.py), so `__main__` sets the environment before any handler
+runs or creates a client. A handler that raises is logged and reported to the caller
+as a failure; it never stops the stack.
 """
 
 from __future__ import annotations

@@ -12,13 +12,17 @@ from conftest import now_ms, view_event
 
 from handlers.counter import view_increment
 from handlers.ledger import (
+    CONFLICT_RETRIES,
     DAY_SECONDS,
     MARKER_TTL_SECONDS,
     MAX_EVENT_AGE_SECONDS,
     TTL_MARGIN_SECONDS,
+    Answer,
     Tables,
+    Verdict,
     aggregate,
     count_exactly_once,
+    interpret,
     too_old,
     transact_request,
 )
@@ -83,7 +87,7 @@ def test_ledger_token_changes_with_any_parameter() -> None:
     first = delivered("m1", event_id="same", receivedAt=NOW - 60_000)
     resent = delivered("m2", event_id="same", receivedAt=NOW)
     tokens = {
-        transact_request(TABLES, "views", aggregate([d], view_increment)[0][0])["ClientRequestToken"]
+        transact_request(TABLES, "views", aggregate([d], view_increment)[0])["ClientRequestToken"]
         for d in (first, resent)
     }
     assert len(tokens) == 2
@@ -116,3 +120,34 @@ def test_ledger_clock_is_real_time_by_default() -> None:
     event = Delivered("m1", ViewEvent.model_validate(view_event(receivedAt=now_ms())))
     assert count_exactly_once(ddb, TABLES, "views", [event], view_increment) == []
     assert len(ddb.requests) == 1
+
+
+CANCELLED = "TransactionCanceledException"
+
+
+@pytest.mark.parametrize(
+    ("answer", "conflicts", "verdict"),
+    [
+        (Answer(committed=True), 0, Verdict("done")),
+        (
+            Answer(error=CANCELLED, reasons=("None", "ConditionalCheckFailed", "None")),
+            0,
+            Verdict("drop", frozenset({"m1"})),
+        ),
+        # A counted marker is dropped even when the conflict retries are spent.
+        (
+            Answer(error=CANCELLED, reasons=("None", "None", "ConditionalCheckFailed")),
+            9,
+            Verdict("drop", frozenset({"m2"})),
+        ),
+        (Answer(error=CANCELLED, reasons=("TransactionConflict", "None", "None")), 0, Verdict("retry")),
+        (Answer(error=CANCELLED, reasons=("TransactionConflict",)), CONFLICT_RETRIES - 1, Verdict("retry")),
+        (Answer(error=CANCELLED, reasons=("TransactionConflict",)), CONFLICT_RETRIES, Verdict("fail")),
+        # The update's own failed condition is not a counted marker.
+        (Answer(error=CANCELLED, reasons=("ConditionalCheckFailed", "None", "None")), 0, Verdict("retry")),
+        (Answer(error="ProvisionedThroughputExceededException"), 0, Verdict("fail")),
+        (Answer(error="ConnectTimeoutError", answered=False), 0, Verdict("fail")),
+    ],
+)
+def test_ledger_interpret_answer(answer: Answer, conflicts: int, verdict: Verdict) -> None:
+    assert interpret(answer, ["m1", "m2"], conflicts) == verdict
