@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.wiring import TableGrant
+from handlers.wiring import FunctionSpec, TableGrant, Wiring
 
 Statement = dict[str, Any]
 
@@ -130,3 +131,70 @@ def queue_policy(queue_arn: str, topic_arn: str) -> str:
             }
         ]
     )
+
+
+@dataclass(frozen=True)
+class StackArns:
+    """What a stack has, by its wiring-table name; a function's grants pick from it."""
+
+    log_group: str
+    """The function's own log group."""
+    tables: Mapping[str, str] = field(default_factory=dict)
+    """Logical table name -> table ARN."""
+    topic: str | None = None
+    """The view-event topic."""
+    queues: Mapping[str, str] = field(default_factory=dict)
+    """QueueSpec.name -> queue ARN."""
+    streams: Mapping[str, str] = field(default_factory=dict)
+    """Logical table name -> its stream's ARN."""
+    failure_queues: Mapping[str, str] = field(default_factory=dict)
+    """StreamSpec.failure_queue -> queue ARN."""
+
+
+def _arn(arns: Mapping[str, str], name: str, function: str, what: str) -> str:
+    if name not in arns:
+        raise ValueError(f"function {function} {what} {name!r}, but no ARN for it was given")
+    return arns[name]
+
+
+def _one(found: list[str], function: str, what: str) -> str | None:
+    # One statement per kind keeps the Sids unique; the wiring table has one stream per consumer.
+    if len(found) > 1:
+        raise ValueError(f"function {function} {what} {len(found)} streams; one statement covers one")
+    return found[0] if found else None
+
+
+def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> list[Statement]:
+    """Pure: a function's whole role, from its spec and where the wiring table plugs it in.
+
+    Tables and the topic come from the spec; the queues it consumes, the stream it reads,
+    the on-failure queue it writes and the stream it re-reads come from the queues and
+    streams that name it. A needed ARN that is missing is an error, never a dropped grant.
+    """
+    name = spec.name
+    statements = [write_logs_statement(arns.log_group)]
+    statements += table_statements(spec.tables, arns.tables)
+    if spec.publishes:
+        if not arns.topic:
+            raise ValueError(f"function {name} publishes but was given no topic ARN")
+        statements.append(publish_statement(arns.topic))
+    consumed = [_arn(arns.queues, q.name, name, "consumes queue") for q in wiring.queues if q.function == name]
+    consumed += [
+        _arn(arns.failure_queues, s.failure_queue, name, "consumes queue")
+        for s in wiring.streams
+        if s.repair is not None and s.repair.function == name
+    ]
+    if consumed:
+        statements.append(consume_queues_statement(consumed))
+    read = [s for s in wiring.streams if s.function == name]
+    stream = _one([_arn(arns.streams, s.table, name, "reads the stream of") for s in read], name, "reads")
+    if stream:
+        statements.append(read_stream_statement(stream))
+    failures = _one([_arn(arns.failure_queues, s.failure_queue, name, "sends to") for s in read], name, "reads")
+    if failures:
+        statements.append(send_to_queue_statement(failures))
+    reread = [s.table for s in wiring.streams if s.repair is not None and s.repair.function == name]
+    again = _one([_arn(arns.streams, t, name, "re-reads the stream of") for t in reread], name, "re-reads")
+    if again:
+        statements.append(reread_stream_statement(again))
+    return statements

@@ -262,6 +262,25 @@ def physical_table_name(stack: str, table: str) -> str:
     return f"{stack}-{table}"
 
 
+# Topic, queues and functions are named after a prefix: `blog-analytics-<stack>` on AWS
+# (project and stack), just the stack name (`local`) in the emulator and the tests.
+
+
+def topic_name(prefix: str) -> str:
+    """The view-event topic, e.g. `blog-analytics-stage-view-events`."""
+    return f"{prefix}-view-events"
+
+
+def queue_name(prefix: str, name: str, dlq: bool = False) -> str:
+    """A queue (QueueSpec.name or StreamSpec.failure_queue) or its dead-letter queue."""
+    return f"{prefix}-{name}-dlq" if dlq else f"{prefix}-{name}"
+
+
+def function_name(prefix: str, name: str) -> str:
+    """A deployed function (FunctionSpec.name), e.g. `blog-analytics-stage-views`."""
+    return f"{prefix}-{name}"
+
+
 def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:
     """CreateTable arguments for an emulator (moto in tests and the local stack).
 
