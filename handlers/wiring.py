@@ -145,6 +145,11 @@ class Wiring:
     def route(self, route_key: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.route_key == route_key), None)
 
+    @property
+    def message_routes(self) -> tuple[str, ...]:
+        """The route keys a client names in `message` (API Gateway's own begin with `$`)."""
+        return tuple(r.route_key for r in self.routes if not r.route_key.startswith("$"))
+
 
 # Table names (logical). Physical name: f"{stack}-{NAME}".
 HOME_AND_PROFILE = "HomeAndProfile"
