@@ -11,6 +11,9 @@ from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRun
 from components.queues import MAX_RETENTION_SECONDS, REPORT_BATCH_ITEM_FAILURES, redrive_policy, visibility_timeout
 from handlers.wiring import RepairSpec, StreamSpec, TableSpec, Wiring, physical_table_name, queue_name
 
+# Where a new stream mapping starts; TRIM_HORIZON loses nothing if it is ever recreated.
+STARTING_POSITION = "TRIM_HORIZON"
+
 
 @dataclass(frozen=True)
 class CountStoreArgs:
@@ -22,8 +25,6 @@ class CountStoreArgs:
     """Shared function runtime, for the stream consumers."""
     protect: bool = False
     """Deletion protection, point-in-time recovery and Pulumi `protect` (prod)."""
-    starting_position: str = "TRIM_HORIZON"
-    """Where a new stream mapping starts; TRIM_HORIZON loses nothing if it is ever recreated."""
 
 
 class CountStore(pulumi.ComponentResource):
@@ -95,7 +96,7 @@ class CountStore(pulumi.ComponentResource):
             f"{base}-mapping",
             event_source_arn=table.stream_arn,
             function_name=consumer.function_arn,
-            starting_position=args.starting_position,
+            starting_position=STARTING_POSITION,
             batch_size=spec.batch_size,
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=spec.maximum_retry_attempts,
