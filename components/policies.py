@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.wiring import FunctionSpec, TableGrant, Wiring
+from handlers.wiring import FunctionSpec, StreamSpec, TableGrant, Wiring
 
 Statement = dict[str, Any]
 
@@ -157,11 +157,11 @@ def _arn(arns: Mapping[str, str], name: str, function: str, what: str) -> str:
     return arns[name]
 
 
-def _one(found: list[str], function: str, what: str) -> str | None:
-    # One statement per kind keeps the Sids unique; the wiring table has one stream per consumer.
-    if len(found) > 1:
-        raise ValueError(f"function {function} {what} {len(found)} streams; one statement covers one")
-    return found[0] if found else None
+def _at_most_one(streams: list[StreamSpec], function: str) -> list[StreamSpec]:
+    # Each kind of statement covers one stream, which keeps the Sids unique in the role.
+    if len(streams) > 1:
+        raise ValueError(f"function {function} is wired to {len(streams)} streams; its role covers one")
+    return streams
 
 
 def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> list[Statement]:
@@ -172,6 +172,8 @@ def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> 
     streams that name it. A needed ARN that is missing is an error, never a dropped grant.
     """
     name = spec.name
+    reads = _at_most_one([s for s in wiring.streams if s.function == name], name)
+    repairs = _at_most_one([s for s in wiring.streams if s.repair is not None and s.repair.function == name], name)
     statements = [write_logs_statement(arns.log_group)]
     statements += table_statements(spec.tables, arns.tables)
     if spec.publishes:
@@ -179,22 +181,12 @@ def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> 
             raise ValueError(f"function {name} publishes but was given no topic ARN")
         statements.append(publish_statement(arns.topic))
     consumed = [_arn(arns.queues, q.name, name, "consumes queue") for q in wiring.queues if q.function == name]
-    consumed += [
-        _arn(arns.failure_queues, s.failure_queue, name, "consumes queue")
-        for s in wiring.streams
-        if s.repair is not None and s.repair.function == name
-    ]
+    consumed += [_arn(arns.failure_queues, s.failure_queue, name, "consumes queue") for s in repairs]
     if consumed:
         statements.append(consume_queues_statement(consumed))
-    read = [s for s in wiring.streams if s.function == name]
-    stream = _one([_arn(arns.streams, s.table, name, "reads the stream of") for s in read], name, "reads")
-    if stream:
-        statements.append(read_stream_statement(stream))
-    failures = _one([_arn(arns.failure_queues, s.failure_queue, name, "sends to") for s in read], name, "reads")
-    if failures:
-        statements.append(send_to_queue_statement(failures))
-    reread = [s.table for s in wiring.streams if s.repair is not None and s.repair.function == name]
-    again = _one([_arn(arns.streams, t, name, "re-reads the stream of") for t in reread], name, "re-reads")
-    if again:
-        statements.append(reread_stream_statement(again))
+    for stream in reads:
+        statements.append(read_stream_statement(_arn(arns.streams, stream.table, name, "reads the stream of")))
+        statements.append(send_to_queue_statement(_arn(arns.failure_queues, stream.failure_queue, name, "sends to")))
+    for stream in repairs:
+        statements.append(reread_stream_statement(_arn(arns.streams, stream.table, name, "re-reads the stream of")))
     return statements

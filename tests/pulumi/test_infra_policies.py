@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -122,6 +123,16 @@ def test_function_statements_a_consumer_without_its_queue_arn_is_an_error() -> N
 def test_function_statements_a_stream_consumer_without_its_stream_arn_is_an_error() -> None:
     with pytest.raises(ValueError, match="replicate reads the stream of 'PostCountWriter'"):
         function_statements(WIRING.function("replicate"), _arns(failure_queues={"replicate-failures": "arn:f"}))
+
+
+def test_function_statements_a_function_wired_to_two_streams_is_an_error() -> None:
+    """Two ReadStream statements would share a Sid; the role is refused rather than half built."""
+    twice = replace(WIRING, streams=(*WIRING.streams, replace(WIRING.streams[0], table="Referrer")))
+    arns = _arns(
+        streams={"PostCountWriter": "arn:s1", "Referrer": "arn:s2"}, failure_queues={"replicate-failures": "arn:f"}
+    )
+    with pytest.raises(ValueError, match="replicate is wired to 2 streams"):
+        policies.function_statements(WIRING.function("replicate"), twice, arns)
 
 
 def test_function_statements_ignore_arns_the_wiring_does_not_give_the_function() -> None:
