@@ -10,10 +10,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Annotated, Any
+
+from annotated_types import Ge, Gt, Le
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
+from handlers.schema import describe
 
 NAMESPACE = "blog-analytics"
 
@@ -89,6 +103,122 @@ class StackConfig:
 
 Getter = Callable[[str], str | None]
 
+# Strict: a bool is not an integer and "5" is not a number (`true` for a count is a typo).
+# The models check shapes and bounds; _message words their errors as this module always has.
+_STRICT = ConfigDict(strict=True, frozen=True)
+
+
+def _problem(text: str) -> PydanticCustomError:
+    """An error whose message is already the one line to show (custom types keep it as is)."""
+    return PydanticCustomError("config", "{text}", {"text": text})
+
+
+def _origin(value: str) -> str:
+    """The origin in the one normal form $connect and the referrer check compare against."""
+    try:
+        origin = parse_origin(normalise_origin(value))
+    except OriginError as exc:
+        raise _problem(f"{value!r} {exc}") from None
+    if origin.scheme != "https" and origin.host not in LOCAL_HOSTS:
+        raise _problem(f"{value!r} must use https:// (http:// only for localhost)")
+    return origin.origin
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError("not a CloudWatch value")
+    return value
+
+
+def _page_rules(value: object) -> tuple[PageRule, ...]:
+    try:
+        return parse_page_rules(json.dumps(value))
+    except PageRuleError as exc:
+        raise _problem(str(exc)) from None
+
+
+class _Throttling(BaseModel):
+    # Other fields are ignored, as before the model.
+    model_config = _STRICT
+    burstLimit: Annotated[int, Gt(0)]
+    rateLimit: Annotated[float, Gt(0)]
+
+
+class _Batching(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    batchSize: Annotated[int | None, Ge(1), Le(10000)] = None
+    batchingWindowSeconds: Annotated[int | None, Ge(0), Le(300)] = None
+    maximumConcurrency: Annotated[int | None, Ge(2), Le(1000)] = None
+
+    @model_validator(mode="after")
+    def _window_for_large_batches(self) -> _Batching:
+        # SQS event source mappings reject batches above 10 without a batching window.
+        if self.batchSize is not None and self.batchSize > 10 and not self.batchingWindowSeconds:
+            raise _problem("batchSize above 10 needs batchingWindowSeconds of at least 1")
+        return self
+
+
+class _StackConfig(BaseModel):
+    """The stack's keys as Pulumi stores them; fields in the order their errors are reported."""
+
+    model_config = _STRICT
+    allowedOrigins: Annotated[list[Annotated[StrictStr, AfterValidator(_origin)]], Field(min_length=1)]
+    throttling: _Throttling
+    logRetentionDays: Annotated[int, AfterValidator(_log_retention)]
+    batching: _Batching | None = None
+    pageRules: Annotated[Any, AfterValidator(_page_rules)] = None
+    protect: StrictBool = False
+    accessLogs: StrictBool = False
+    createApiGatewayAccount: StrictBool = False
+
+
+# What a key's value must be, when the value itself (not a field inside it) is wrong.
+_WHOLE = {
+    "allowedOrigins": "must be a non-empty list of origins",
+    "throttling": "must be an object with burstLimit and rateLimit",
+    "logRetentionDays": f"must be one of CloudWatch's values {list(LOG_RETENTION_DAYS)}, got {{value!r}}",
+    "batching": "must be an object",
+    "protect": "must be true or false, got {value!r}",
+    "accessLogs": "must be true or false, got {value!r}",
+    "createApiGatewayAccount": "must be true or false, got {value!r}",
+}
+_ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
+
+
+def _rule(model: type[BaseModel], field: str) -> str:
+    """`a positive integer`, `an integer from 2 to 1000`: read off the field's own constraints."""
+    info = model.model_fields[field]
+    bounds = {type(m): m for m in info.metadata}
+    if Ge in bounds and Le in bounds:
+        return f"an integer from {bounds[Ge].ge} to {bounds[Le].le}"
+    return "a positive integer" if info.annotation is int else "a positive number"
+
+
+def _message(error: ErrorDetails, errors: list[ErrorDetails]) -> tuple[str, str]:
+    """(key, problem) for the first error, worded as before the model (tests pin the wording)."""
+    key, *inside = (str(part) for part in error["loc"])
+    value = None if error["type"] == "missing" else error["input"]
+    if error["type"] == "config":
+        return key, str(error["msg"])
+    if not inside:
+        return key, "required but not set" if value is None else _WHOLE[key].format(value=value)
+    if error["type"] == "extra_forbidden":
+        unknown = sorted(str(e["loc"][1]) for e in errors if e["type"] == "extra_forbidden" and e["loc"][0] == key)
+        return key, f"unknown field(s) {unknown}"
+    if key in _ITEM:
+        return key, _ITEM[key].format(value=value)
+    models: dict[str, type[BaseModel]] = {"throttling": _Throttling, "batching": _Batching}
+    if key in models and inside[0] in models[key].model_fields:
+        return key, f"{inside[0]} must be {_rule(models[key], inside[0])}, got {value!r}"
+    return key, describe({**error, "loc": tuple(inside)})
+
+
+def _first(errors: list[ErrorDetails]) -> ErrorDetails:
+    """Errors come in field order; within a key, unknown fields are reported before bad values."""
+    first_key = errors[0]["loc"][0]
+    mine = [e for e in errors if e["loc"][0] == first_key]
+    return next((e for e in mine if e["type"] == "extra_forbidden"), mine[0])
+
 
 def _error(key: str, problem: str) -> ConfigError:
     return ConfigError(
@@ -107,119 +237,27 @@ def _value(get: Getter, key: str) -> object:
         return raw
 
 
-def _required(get: Getter, key: str) -> object:
-    value = _value(get, key)
-    if value is None:
-        raise _error(key, "required but not set")
-    return value
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _origin(key: str, value: object) -> str:
-    """The origin in the one normal form $connect and the referrer check compare against."""
-    if not isinstance(value, str):
-        raise _error(key, f"every origin must be a string, got {value!r}")
-    try:
-        origin = parse_origin(normalise_origin(value))
-    except OriginError as exc:
-        raise _error(key, f"{value!r} {exc}") from None
-    if origin.scheme != "https" and origin.host not in LOCAL_HOSTS:
-        raise _error(key, f"{value!r} must use https:// (http:// only for localhost)")
-    return origin.origin
-
-
-def _allowed_origins(get: Getter) -> tuple[str, ...]:
-    key = "allowedOrigins"
-    value = _required(get, key)
-    if not isinstance(value, list) or not value:
-        raise _error(key, "must be a non-empty list of origins")
-    return tuple(dict.fromkeys(_origin(key, o) for o in value))
-
-
-def _throttling(get: Getter) -> Throttling:
-    key = "throttling"
-    value = _required(get, key)
-    if not isinstance(value, dict):
-        raise _error(key, "must be an object with burstLimit and rateLimit")
-    burst, rate = value.get("burstLimit"), value.get("rateLimit")
-    if not _is_int(burst) or burst <= 0:
-        raise _error(key, f"burstLimit must be a positive integer, got {burst!r}")
-    if not _is_number(rate) or rate <= 0:
-        raise _error(key, f"rateLimit must be a positive number, got {rate!r}")
-    return Throttling(burst_limit=burst, rate_limit=float(rate))
-
-
-def _log_retention_days(get: Getter) -> int:
-    key = "logRetentionDays"
-    value = _required(get, key)
-    if not _is_int(value) or value not in LOG_RETENTION_DAYS:
-        raise _error(key, f"must be one of CloudWatch's values {list(LOG_RETENTION_DAYS)}, got {value!r}")
-    return value
-
-
-def _bounded(key: str, field: str, value: object, low: int, high: int) -> int | None:
-    if value is None:
-        return None
-    if not _is_int(value) or not low <= value <= high:
-        raise _error(key, f"{field} must be an integer from {low} to {high}, got {value!r}")
-    return value
-
-
-def _batching(get: Getter) -> Batching:
-    key = "batching"
-    value = _value(get, key)
-    if value is None:
-        return Batching()
-    if not isinstance(value, dict):
-        raise _error(key, "must be an object")
-    unknown = set(value) - {"batchSize", "batchingWindowSeconds", "maximumConcurrency"}
-    if unknown:
-        raise _error(key, f"unknown field(s) {sorted(unknown)}")
-    size = _bounded(key, "batchSize", value.get("batchSize"), 1, 10000)
-    window = _bounded(key, "batchingWindowSeconds", value.get("batchingWindowSeconds"), 0, 300)
-    concurrency = _bounded(key, "maximumConcurrency", value.get("maximumConcurrency"), 2, 1000)
-    # SQS event source mappings reject batches above 10 without a batching window.
-    if size is not None and size > 10 and not window:
-        raise _error(key, "batchSize above 10 needs batchingWindowSeconds of at least 1")
-    return Batching(size, window, DEFAULT_MAXIMUM_CONCURRENCY if concurrency is None else concurrency)
-
-
-def _page_rules(get: Getter) -> tuple[PageRule, ...] | None:
-    key = "pageRules"
-    value = _value(get, key)
-    if value is None:
-        return None
-    try:
-        return parse_page_rules(json.dumps(value))
-    except PageRuleError as exc:
-        raise _error(key, str(exc)) from None
-
-
-def _flag(get: Getter, key: str) -> bool:
-    value = _value(get, key)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _error(key, f"must be true or false, got {value!r}")
-    return value
-
-
 def parse_config(get: Getter) -> StackConfig:
     """The stack's config as a StackConfig, or ConfigError naming the first bad key."""
+    raw = {key: _value(get, key) for key in _StackConfig.model_fields}
+    try:
+        config = _StackConfig.model_validate({k: v for k, v in raw.items() if v is not None})
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        key, problem = _message(_first(errors), errors)
+        raise _error(key, problem) from None
+    batching = config.batching or _Batching()
     return StackConfig(
-        allowed_origins=_allowed_origins(get),
-        throttling=_throttling(get),
-        log_retention_days=_log_retention_days(get),
-        batching=_batching(get),
-        page_rules=_page_rules(get),
-        protect=_flag(get, "protect"),
-        access_logs=_flag(get, "accessLogs"),
-        create_api_gateway_account=_flag(get, "createApiGatewayAccount"),
+        allowed_origins=tuple(dict.fromkeys(config.allowedOrigins)),
+        throttling=Throttling(burst_limit=config.throttling.burstLimit, rate_limit=config.throttling.rateLimit),
+        log_retention_days=config.logRetentionDays,
+        batching=Batching(
+            batching.batchSize,
+            batching.batchingWindowSeconds,
+            DEFAULT_MAXIMUM_CONCURRENCY if batching.maximumConcurrency is None else batching.maximumConcurrency,
+        ),
+        page_rules=config.pageRules,
+        protect=config.protect,
+        access_logs=config.accessLogs,
+        create_api_gateway_account=config.createApiGatewayAccount,
     )

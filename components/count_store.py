@@ -8,12 +8,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRuntime
-from components.view_event_bus import DLQ_RETENTION_SECONDS, redrive_policy, visibility_timeout
-from handlers.wiring import RepairSpec, StreamSpec, TableSpec, Wiring, physical_table_name
+from components.queues import MAX_RETENTION_SECONDS, REPORT_BATCH_ITEM_FAILURES, redrive_policy, visibility_timeout
+from handlers.wiring import RepairSpec, StreamSpec, TableSpec, Wiring, physical_table_name, queue_name
 
-# Lambda's own choice; failed-record summaries are kept as long as SQS allows.
-FAILURE_RETENTION_SECONDS = 14 * 24 * 3600
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+# Where a new stream mapping starts; TRIM_HORIZON loses nothing if it is ever recreated.
+STARTING_POSITION = "TRIM_HORIZON"
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,6 @@ class CountStoreArgs:
     """Shared function runtime, for the stream consumers."""
     protect: bool = False
     """Deletion protection, point-in-time recovery and Pulumi `protect` (prod)."""
-    starting_position: str = "TRIM_HORIZON"
-    """Where a new stream mapping starts; TRIM_HORIZON loses nothing if it is ever recreated."""
 
 
 class CountStore(pulumi.ComponentResource):
@@ -85,10 +82,11 @@ class CountStore(pulumi.ComponentResource):
             f"{self._base}-{spec.function}",
             HandlerFunctionArgs(
                 spec=args.wiring.function(spec.function),
+                wiring=args.wiring,
                 runtime=args.runtime,
                 table_arns=self.table_arns,
-                reads_stream_arn=table.stream_arn,
-                sends_to_queue_arn=failures.arn,
+                stream_arns={spec.table: table.stream_arn},
+                failure_queue_arns={spec.failure_queue: failures.arn},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -98,7 +96,7 @@ class CountStore(pulumi.ComponentResource):
             f"{base}-mapping",
             event_source_arn=table.stream_arn,
             function_name=consumer.function_arn,
-            starting_position=args.starting_position,
+            starting_position=STARTING_POSITION,
             batch_size=spec.batch_size,
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=spec.maximum_retry_attempts,
@@ -110,31 +108,30 @@ class CountStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.role_policy]),
         )
         if spec.repair is not None:
-            self._create_repair(base, spec.repair, failures, table, args)
+            self._create_repair(base, spec, spec.repair, failures, table, args)
         return failures
 
     def _create_failure_queue(self, base: str, spec: StreamSpec, args: CountStoreArgs) -> aws.sqs.Queue:
         """The mapping's on-failure queue; with a repair consumer it gets that consumer's
         visibility timeout and its own DLQ, so a repair that keeps failing is kept, not lost."""
         child = pulumi.ResourceOptions(parent=self)
-        physical = f"{args.runtime.prefix}-{spec.failure_queue}"
         repair = spec.repair
         dlq = (
             None
             if repair is None
             else aws.sqs.Queue(
                 f"{base}-failures-dlq",
-                name=f"{physical}-dlq",
+                name=queue_name(args.runtime.prefix, spec.failure_queue, dlq=True),
                 sqs_managed_sse_enabled=True,
-                message_retention_seconds=DLQ_RETENTION_SECONDS,
+                message_retention_seconds=MAX_RETENTION_SECONDS,
                 opts=child,
             )
         )
         return aws.sqs.Queue(
             f"{base}-failures",
-            name=physical,
+            name=queue_name(args.runtime.prefix, spec.failure_queue),
             sqs_managed_sse_enabled=True,
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
+            message_retention_seconds=MAX_RETENTION_SECONDS,
             visibility_timeout_seconds=(
                 None if repair is None else visibility_timeout(args.wiring.function(repair.function).timeout_seconds)
             ),
@@ -147,17 +144,24 @@ class CountStore(pulumi.ComponentResource):
         )
 
     def _create_repair(
-        self, base: str, repair: RepairSpec, failures: aws.sqs.Queue, table: aws.dynamodb.Table, args: CountStoreArgs
+        self,
+        base: str,
+        spec: StreamSpec,
+        repair: RepairSpec,
+        failures: aws.sqs.Queue,
+        table: aws.dynamodb.Table,
+        args: CountStoreArgs,
     ) -> None:
         """The on-failure queue's consumer: re-reads the skipped range from the stream."""
         consumer = HandlerFunction(
             f"{self._base}-{repair.function}",
             HandlerFunctionArgs(
                 spec=args.wiring.function(repair.function),
+                wiring=args.wiring,
                 runtime=args.runtime,
                 table_arns=self.table_arns,
-                consumes_queue_arns=[failures.arn],
-                rereads_stream_arn=table.stream_arn,
+                stream_arns={spec.table: table.stream_arn},
+                failure_queue_arns={spec.failure_queue: failures.arn},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
 from components.packaging import LAYER_ARCHITECTURE, LAYER_RUNTIME
-from handlers.wiring import ENV_ENDPOINT_URL, ENV_STACK, FunctionSpec
+from handlers.wiring import ENV_ENDPOINT_URL, ENV_STACK, FunctionSpec, Wiring, function_name
 
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
@@ -40,24 +39,28 @@ class HandlerRuntime:
 
 @dataclass(frozen=True)
 class HandlerFunctionArgs:
-    """One function spec and the ARNs of what it is allowed to touch."""
+    """One function spec, and the ARNs of what the stack has; the wiring table picks its grants.
+
+    Give every ARN of its kind that this caller knows: which of them the function may
+    touch is decided by policies.function_statements, never by which fields are filled.
+    """
 
     spec: FunctionSpec
     """The wiring table's function: module, env names, table grants, sizing."""
+    wiring: Wiring
+    """Where the function is plugged in (the queues and streams that name it)."""
     runtime: HandlerRuntime
     """Shared code, layer, stack name and environment values."""
     table_arns: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
-    """Logical table name -> ARN, for the spec's table grants."""
+    """Logical table name -> ARN."""
     topic_arn: pulumi.Input[str] | None = None
-    """The view-event topic; required when spec.publishes."""
-    consumes_queue_arns: Sequence[pulumi.Input[str]] = ()
-    """SQS queues an event source mapping feeds this function from."""
-    reads_stream_arn: pulumi.Input[str] | None = None
-    """A DynamoDB stream an event source mapping feeds this function from."""
-    sends_to_queue_arn: pulumi.Input[str] | None = None
-    """The stream mapping's on-failure queue (written with this function's role)."""
-    rereads_stream_arn: pulumi.Input[str] | None = None
-    """A DynamoDB stream this function reads records from by position, with no mapping (repair)."""
+    """The view-event topic."""
+    queue_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """QueueSpec.name -> ARN."""
+    stream_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Logical table name -> its stream's ARN."""
+    failure_queue_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """StreamSpec.failure_queue -> ARN."""
 
 
 def function_environment(spec: FunctionSpec, runtime: HandlerRuntime) -> dict[str, pulumi.Input[str]]:
@@ -68,25 +71,6 @@ def function_environment(spec: FunctionSpec, runtime: HandlerRuntime) -> dict[st
     if missing:
         raise ValueError(f"function {spec.name}: no value for environment variable(s) {missing}")
     return {ENV_STACK: runtime.stack, **{name: runtime.env[name] for name in spec.env}}
-
-
-def function_statements(spec: FunctionSpec, arns: Mapping[str, Any]) -> list[policies.Statement]:
-    """Pure: the role's statements from the spec and the resolved ARNs."""
-    statements = [policies.write_logs_statement(arns["log_group"])]
-    statements += policies.table_statements(spec.tables, arns["tables"])
-    if spec.publishes:
-        if not arns.get("topic"):
-            raise ValueError(f"function {spec.name} publishes but was given no topic ARN")
-        statements.append(policies.publish_statement(arns["topic"]))
-    if arns.get("queues"):
-        statements.append(policies.consume_queues_statement(arns["queues"]))
-    if arns.get("stream"):
-        statements.append(policies.read_stream_statement(arns["stream"]))
-    if arns.get("failure_queue"):
-        statements.append(policies.send_to_queue_statement(arns["failure_queue"]))
-    if arns.get("reread_stream"):
-        statements.append(policies.reread_stream_statement(arns["reread_stream"]))
-    return statements
 
 
 class HandlerFunction(pulumi.ComponentResource):
@@ -101,7 +85,7 @@ class HandlerFunction(pulumi.ComponentResource):
     def __init__(self, name: str, args: HandlerFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:HandlerFunction", name, None, opts)
         spec = args.spec
-        physical_name = f"{args.runtime.prefix}-{spec.name}"
+        physical_name = function_name(args.runtime.prefix, spec.name)
         child = pulumi.ResourceOptions(parent=self)
 
         # Created before the function so Lambda never makes one without retention.
@@ -154,13 +138,17 @@ class HandlerFunction(pulumi.ComponentResource):
 
     @staticmethod
     def _policy(args: HandlerFunctionArgs, log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-        arns = pulumi.Output.all(
+        # Plain dicts of Outputs resolve deeply, like the tables' Output.
+        resolved = pulumi.Output.all(
             log_group=log_group_arn,
             tables=args.table_arns,
             topic=args.topic_arn,
-            queues=pulumi.Output.all(*args.consumes_queue_arns),
-            stream=args.reads_stream_arn,
-            failure_queue=args.sends_to_queue_arn,
-            reread_stream=args.rereads_stream_arn,
+            queues=dict(args.queue_arns),
+            streams=dict(args.stream_arns),
+            failure_queues=dict(args.failure_queue_arns),
         )
-        return arns.apply(lambda resolved: policies.document(function_statements(args.spec, resolved)))
+        return resolved.apply(
+            lambda arns: policies.document(
+                policies.function_statements(args.spec, args.wiring, policies.StackArns(**arns))
+            )
+        )

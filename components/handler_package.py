@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -21,12 +21,6 @@ class HandlerPackageArgs:
     """The `handlers/` package; every *.py below it is deployed."""
     requirements: Path
     """The layer's requirements file (what the handlers import beyond the runtime)."""
-    build_root: Path | None = None
-    """Layer cache directory; None means packaging.BUILD_ROOT."""
-    pip_runner: packaging.PipRunner | None = field(default=None, compare=False)
-    """Runs `pip <args>`; None means packaging.run_pip (tests inject a fake)."""
-    bytecode: bool | None = None
-    """Ship .pyc files in the code and the layer; None means packaging.lambda_bytecode()."""
 
 
 class HandlerPackage(pulumi.ComponentResource):
@@ -36,13 +30,8 @@ class HandlerPackage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HandlerPackageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blog-analytics:index:HandlerPackage", name, None, opts)
-        self.code, layer_dir = packaging.build_package(
-            args.handlers_dir,
-            args.requirements,
-            args.build_root or packaging.BUILD_ROOT,
-            args.pip_runner or packaging.run_pip,
-            args.bytecode,
-        )
+        # The cache, pip and bytecode are packaging's (BUILD_ROOT read now: the tests redirect it).
+        self.code, layer_dir = packaging.build_package(args.handlers_dir, args.requirements, packaging.BUILD_ROOT)
         layer = aws.lambda_.LayerVersion(
             f"{name}-layer",
             layer_name=f"{args.prefix}-dependencies",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.wiring import TableGrant
+from handlers.wiring import FunctionSpec, StreamSpec, TableGrant, Wiring
 
 Statement = dict[str, Any]
 
@@ -130,3 +131,62 @@ def queue_policy(queue_arn: str, topic_arn: str) -> str:
             }
         ]
     )
+
+
+@dataclass(frozen=True)
+class StackArns:
+    """What a stack has, by its wiring-table name; a function's grants pick from it."""
+
+    log_group: str
+    """The function's own log group."""
+    tables: Mapping[str, str] = field(default_factory=dict)
+    """Logical table name -> table ARN."""
+    topic: str | None = None
+    """The view-event topic."""
+    queues: Mapping[str, str] = field(default_factory=dict)
+    """QueueSpec.name -> queue ARN."""
+    streams: Mapping[str, str] = field(default_factory=dict)
+    """Logical table name -> its stream's ARN."""
+    failure_queues: Mapping[str, str] = field(default_factory=dict)
+    """StreamSpec.failure_queue -> queue ARN."""
+
+
+def _arn(arns: Mapping[str, str], name: str, function: str, what: str) -> str:
+    if name not in arns:
+        raise ValueError(f"function {function} {what} {name!r}, but no ARN for it was given")
+    return arns[name]
+
+
+def _at_most_one(streams: list[StreamSpec], function: str) -> list[StreamSpec]:
+    # Each kind of statement covers one stream, which keeps the Sids unique in the role.
+    if len(streams) > 1:
+        raise ValueError(f"function {function} is wired to {len(streams)} streams; its role covers one")
+    return streams
+
+
+def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> list[Statement]:
+    """Pure: a function's whole role, from its spec and where the wiring table plugs it in.
+
+    Tables and the topic come from the spec; the queues it consumes, the stream it reads,
+    the on-failure queue it writes and the stream it re-reads come from the queues and
+    streams that name it. A needed ARN that is missing is an error, never a dropped grant.
+    """
+    name = spec.name
+    reads = _at_most_one([s for s in wiring.streams if s.function == name], name)
+    repairs = _at_most_one([s for s in wiring.streams if s.repair is not None and s.repair.function == name], name)
+    statements = [write_logs_statement(arns.log_group)]
+    statements += table_statements(spec.tables, arns.tables)
+    if spec.publishes:
+        if not arns.topic:
+            raise ValueError(f"function {name} publishes but was given no topic ARN")
+        statements.append(publish_statement(arns.topic))
+    consumed = [_arn(arns.queues, q.name, name, "consumes queue") for q in wiring.queues if q.function == name]
+    consumed += [_arn(arns.failure_queues, s.failure_queue, name, "consumes queue") for s in repairs]
+    if consumed:
+        statements.append(consume_queues_statement(consumed))
+    for stream in reads:
+        statements.append(read_stream_statement(_arn(arns.streams, stream.table, name, "reads the stream of")))
+        statements.append(send_to_queue_statement(_arn(arns.failure_queues, stream.failure_queue, name, "sends to")))
+    for stream in repairs:
+        statements.append(reread_stream_statement(_arn(arns.streams, stream.table, name, "re-reads the stream of")))
+    return statements

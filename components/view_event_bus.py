@@ -12,16 +12,12 @@ import pulumi_aws as aws
 from components import policies
 from components.config import Batching
 from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRuntime
-from handlers.wiring import QueueSpec, Wiring
+from components.queues import MAX_RETENTION_SECONDS, REPORT_BATCH_ITEM_FAILURES, redrive_policy, visibility_timeout
+from handlers.wiring import QueueSpec, Wiring, queue_name, topic_name
 
 # SNS encrypts with the AWS-managed key: no key policy to maintain, and SNS -> SQS
 # (SSE-SQS) and the publishers need no extra KMS grants.
 TOPIC_KMS_KEY = "alias/aws/sns"
-# Lambda's guidance: at least six times the function timeout, so a message is not
-# redelivered while a throttled or retried batch still holds it.
-VISIBILITY_TIMEOUT_FACTOR = 6
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 
 @dataclass(frozen=True)
@@ -38,14 +34,6 @@ class ViewEventBusArgs:
     """Batch size, window and maximum concurrency from the stack config."""
 
 
-def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
-    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-
-
-def visibility_timeout(function_timeout_seconds: int) -> int:
-    return VISIBILITY_TIMEOUT_FACTOR * function_timeout_seconds
-
-
 class ViewEventBus(pulumi.ComponentResource):
     """SNS topic -> (filter on a message attribute, raw delivery) -> SQS + DLQ -> counter Lambda."""
 
@@ -59,7 +47,7 @@ class ViewEventBus(pulumi.ComponentResource):
         self._args = args
         topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"{args.runtime.prefix}-view-events",
+            name=topic_name(args.runtime.prefix),
             kms_master_key_id=TOPIC_KMS_KEY,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -79,19 +67,19 @@ class ViewEventBus(pulumi.ComponentResource):
 
     def _create_queue(self, spec: QueueSpec, topic: aws.sns.Topic) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
         base = f"{self._base}-{spec.name}"
-        physical = f"{self._args.runtime.prefix}-{spec.name}"
+        prefix = self._args.runtime.prefix
         child = pulumi.ResourceOptions(parent=self)
         consumer = self._args.wiring.function(spec.function)
         dlq = aws.sqs.Queue(
             f"{base}-dlq",
-            name=f"{physical}-dlq",
+            name=queue_name(prefix, spec.name, dlq=True),
             sqs_managed_sse_enabled=True,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            message_retention_seconds=MAX_RETENTION_SECONDS,
             opts=child,
         )
         queue = aws.sqs.Queue(
             f"{base}-queue",
-            name=physical,
+            name=queue_name(prefix, spec.name),
             sqs_managed_sse_enabled=True,
             visibility_timeout_seconds=visibility_timeout(consumer.timeout_seconds),
             redrive_policy=dlq.arn.apply(lambda arn: redrive_policy(arn, spec.max_receive_count)),
@@ -127,9 +115,10 @@ class ViewEventBus(pulumi.ComponentResource):
             f"{self._base}-{function_name}",
             HandlerFunctionArgs(
                 spec=self._args.wiring.function(function_name),
+                wiring=self._args.wiring,
                 runtime=self._args.runtime,
                 table_arns=self._args.table_arns,
-                consumes_queue_arns=[queues[spec.name][0].arn for spec in specs],
+                queue_arns={name: queue.arn for name, (queue, _) in queues.items()},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -133,6 +133,7 @@ class WebSocketGateway(pulumi.ComponentResource):
                 f"{self._base}-{function_name}",
                 HandlerFunctionArgs(
                     spec=self._args.wiring.function(function_name),
+                    wiring=self._args.wiring,
                     runtime=self._args.runtime,
                     table_arns=self._args.table_arns,
                     topic_arn=self._args.topic_arn,

@@ -145,6 +145,11 @@ class Wiring:
     def route(self, route_key: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.route_key == route_key), None)
 
+    @property
+    def message_routes(self) -> tuple[str, ...]:
+        """The route keys a client names in `message` (API Gateway's own begin with `$`)."""
+        return tuple(r.route_key for r in self.routes if not r.route_key.startswith("$"))
+
 
 # Table names (logical). Physical name: f"{stack}-{NAME}".
 HOME_AND_PROFILE = "HomeAndProfile"
@@ -260,6 +265,25 @@ WIRING = Wiring(
 def physical_table_name(stack: str, table: str) -> str:
     """The deployed name of a logical table, e.g. `local-PostCountWriter`."""
     return f"{stack}-{table}"
+
+
+# Topic, queues and functions are named after a prefix: `blog-analytics-<stack>` on AWS
+# (project and stack), just the stack name (`local`) in the emulator and the tests.
+
+
+def topic_name(prefix: str) -> str:
+    """The view-event topic, e.g. `blog-analytics-stage-view-events`."""
+    return f"{prefix}-view-events"
+
+
+def queue_name(prefix: str, name: str, dlq: bool = False) -> str:
+    """A queue (QueueSpec.name or StreamSpec.failure_queue) or its dead-letter queue."""
+    return f"{prefix}-{name}-dlq" if dlq else f"{prefix}-{name}"
+
+
+def function_name(prefix: str, name: str) -> str:
+    """A deployed function (FunctionSpec.name), e.g. `blog-analytics-stage-views`."""
+    return f"{prefix}-{name}"
 
 
 def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:

@@ -27,6 +27,8 @@ from handlers.wiring import (
     Wiring,
     create_table_request,
     physical_table_name,
+    queue_name,
+    topic_name,
 )
 from local import moto_sqs, moto_transactions
 
@@ -68,14 +70,6 @@ class Resources:
     """Stream ARN by logical table name."""
     failure_queues: dict[str, QueueResources] = field(default_factory=dict)
     """Each stream mapping's on-failure queue, by StreamSpec.failure_queue."""
-
-
-def topic_name(stack: str) -> str:
-    return f"{stack}-view-events"
-
-
-def queue_name(stack: str, name: str, dlq: bool = False) -> str:
-    return f"{stack}-{name}-dlq" if dlq else f"{stack}-{name}"
 
 
 def handler_environment(

@@ -23,6 +23,8 @@ from handlers.wiring import (
     WIRING,
     create_table_request,
     physical_table_name,
+    queue_name,
+    topic_name,
 )
 
 EVENTS = Path(__file__).parent / "events"
@@ -92,14 +94,14 @@ def _create(ddb: Any, sns: Any, sqs: Any) -> tuple[str, dict[str, str], dict[str
                 TableName=physical_table_name(STACK, spec.name),
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
             )
-    topic_arn = sns.create_topic(Name=f"{STACK}-view-events")["TopicArn"]
+    topic_arn = sns.create_topic(Name=topic_name(STACK))["TopicArn"]
     queue_urls, dlq_urls = {}, {}
     for queue in WIRING.queues:
-        dlq_url = sqs.create_queue(QueueName=f"{STACK}-{queue.name}-dlq")["QueueUrl"]
+        dlq_url = sqs.create_queue(QueueName=queue_name(STACK, queue.name, dlq=True))["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
         url = sqs.create_queue(
-            QueueName=f"{STACK}-{queue.name}",
+            QueueName=queue_name(STACK, queue.name),
             Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "0"},
         )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -13,7 +13,7 @@ from conftest import BLOG_ORIGIN, Cloud, ws_connect, ws_message
 from handlers import aws, connect, default, disconnect
 from handlers.api import error_body
 from handlers.schema import ErrorReply, dump_reply
-from handlers.wiring import ENV_ALLOWED_ORIGINS
+from handlers.wiring import ENV_ALLOWED_ORIGINS, WIRING
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +63,12 @@ def test_disconnect_accepts(cloud: Cloud) -> None:
 def test_default_unknown_route(cloud: Cloud) -> None:
     reply = json.loads(default.handler(ws_message({"message": "subscribe"}, route="$default"), None)["body"])
     assert reply["message"] == "error" and reply["error"] == "unknown_route"
+
+
+def test_default_unknown_route_names_every_message_route_of_the_wiring_table(cloud: Cloud) -> None:
+    reply = json.loads(default.handler(ws_message({"message": "subscribe"}, route="$default"), None)["body"])
+    assert reply["detail"] == '"message" must be "views" or "stats"'
+    assert all(f'"{key}"' in reply["detail"] for key in WIRING.message_routes)
 
 
 @pytest.mark.parametrize("body", ["not json", "{", "[1,2]", '"views"', "NaN", ""])

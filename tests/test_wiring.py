@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+from typing import get_args
 
 import pytest
 
+from handlers import schema
 from handlers.wiring import EVENT_TYPE_ATTRIBUTE, EVENT_TYPES, WIRING
 
 FUNCTIONS = {f.name for f in WIRING.functions}
+# API Gateway's own route keys (connection opened, closed, frame matching no other route).
+API_GATEWAY_ROUTES = {"$connect", "$disconnect", "$default"}
 TABLES = {t.name for t in WIRING.tables}
 
 
@@ -43,7 +47,11 @@ def test_wiring_every_event_type_has_exactly_one_queue() -> None:
 
 
 def test_wiring_routes_are_the_contracts() -> None:
-    assert {r.route_key for r in WIRING.routes} == {"$connect", "$disconnect", "$default", "views", "stats"}
+    """API Gateway's three routes, plus exactly one per client message the schema parses."""
+    parsed = {get_args(m.model_fields["message"].annotation)[0] for m in schema._Message.__subclasses__()}
+    assert parsed, "the schema names no client message"
+    assert {r.route_key for r in WIRING.routes} - set(WIRING.message_routes) == API_GATEWAY_ROUTES
+    assert sorted(WIRING.message_routes) == sorted(parsed)
     assert WIRING.route_selection_expression == "$request.body.message"
 
 

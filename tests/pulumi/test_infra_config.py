@@ -9,7 +9,7 @@ import pytest
 from run_program import stack_config
 from stack_graph import ROOT
 
-from components.config import Batching, ConfigError, StackConfig, Throttling, parse_config
+from components.config import EXAMPLES, Batching, ConfigError, StackConfig, Throttling, parse_config
 from handlers.pages import PageRule
 
 VALID: dict[str, Any] = {
@@ -55,6 +55,25 @@ def test_config_missing_key_names_it_and_shows_an_example() -> None:
     message = _error(allowedOrigins=None)
     assert message.startswith("blog-analytics:allowedOrigins: required")
     assert 'blog-analytics:allowedOrigins: ["https://blog.example.com"]' in message
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("allowedOrigins", "x"),
+        ("throttling", {"burstLimit": True, "rateLimit": 1}),
+        ("logRetentionDays", 30.0),
+        ("batching", {"batchingWindowSeconds": 301}),
+        ("pageRules", [5]),
+        ("protect", 1),
+        ("accessLogs", "on"),
+        ("createApiGatewayAccount", []),
+    ],
+)
+def test_config_every_key_error_names_the_key_and_ends_with_its_example(key: str, bad: Any) -> None:
+    message = _error(**{key: bad})
+    assert message.startswith(f"blog-analytics:{key}: ")
+    assert message.endswith(f"A valid example in Pulumi.<stack>.yaml:\n  blog-analytics:{key}: {EXAMPLES[key]}")
 
 
 def test_config_plain_string_values_are_accepted_as_pulumi_stores_them() -> None:
@@ -104,6 +123,13 @@ def test_config_throttling_rejects_a_non_positive_burst() -> None:
 
 def test_config_throttling_rejects_a_missing_rate() -> None:
     assert "rateLimit must be a positive number" in _error(throttling={"burstLimit": 10})
+
+
+def test_config_throttling_rejects_a_rate_that_is_not_a_number() -> None:
+    """JSON's NaN passed the hand-written `rate <= 0` check and would have reached the stage."""
+    raw = {k: json.dumps(v) for k, v in VALID.items()} | {"throttling": '{"burstLimit": 10, "rateLimit": NaN}'}
+    with pytest.raises(ConfigError, match="rateLimit must be a positive number, got nan"):
+        parse_config(raw.get)
 
 
 def test_config_log_retention_must_be_a_cloudwatch_value() -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from typing import Any
 
 import pulumi
 import pytest
 
 from components import policies
-from components.function import HandlerRuntime, function_environment, function_statements
+from components.function import HandlerRuntime, function_environment
 from handlers.wiring import ENV_ENDPOINT_URL, ENV_TOPIC_ARN, WIRING, FunctionSpec, TableGrant
 
 TABLE_ARNS = {t.name: f"arn:aws:dynamodb:eu-west-1:123456789012:table/test-{t.name}" for t in WIRING.tables}
@@ -23,8 +25,15 @@ RUNTIME = HandlerRuntime(
 )
 
 
-def _arns(**extra: object) -> dict[str, object]:
-    return {"log_group": LOG_GROUP, "tables": TABLE_ARNS, **extra}
+QUEUE_ARNS = {q.name: f"arn:q:{q.name}" for q in WIRING.queues}
+
+
+def _arns(**extra: Any) -> policies.StackArns:
+    return policies.StackArns(log_group=LOG_GROUP, tables=TABLE_ARNS, **extra)
+
+
+def function_statements(spec: FunctionSpec, arns: policies.StackArns) -> list[policies.Statement]:
+    return policies.function_statements(spec, WIRING, arns)
 
 
 def test_policies_table_statements_grant_exactly_the_listed_actions_on_the_table() -> None:
@@ -73,14 +82,15 @@ def test_function_statements_non_publisher_ignores_a_topic() -> None:
 
 
 def test_function_statements_consumer_receives_from_its_queues_only() -> None:
-    statements = function_statements(WIRING.function("post-counter"), _arns(queues=["arn:q"]))
+    statements = function_statements(WIRING.function("post-counter"), _arns(queues=QUEUE_ARNS))
     (consume,) = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
-    assert consume["Resource"] == ["arn:q"]
+    assert consume["Resource"] == ["arn:q:post_view"]
     assert sorted(consume["Action"]) == ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
 
 
 def test_function_statements_stream_consumer_reads_the_stream_and_sends_failures() -> None:
-    statements = function_statements(WIRING.function("replicate"), _arns(stream="arn:stream", failure_queue="arn:f"))
+    arns = _arns(streams={"PostCountWriter": "arn:stream"}, failure_queues={"replicate-failures": "arn:f"})
+    statements = function_statements(WIRING.function("replicate"), arns)
     by_sid = {s["Sid"]: s for s in statements}
     assert by_sid["ReadStream"]["Resource"] == ["arn:stream"]
     assert by_sid["SendFailedRecords"] == {
@@ -93,12 +103,46 @@ def test_function_statements_stream_consumer_reads_the_stream_and_sends_failures
 
 def test_function_statements_repair_rereads_stream_records_and_nothing_else_of_the_stream() -> None:
     spec = WIRING.function("replicate-repair")
-    statements = function_statements(spec, _arns(queues=["arn:f"], reread_stream="arn:stream"))
+    arns = _arns(
+        queues=QUEUE_ARNS, streams={"PostCountWriter": "arn:stream"}, failure_queues={"replicate-failures": "arn:f"}
+    )
+    statements = function_statements(spec, arns)
     by_sid = {s["Sid"]: s for s in statements}
     assert by_sid["RereadStreamRecords"]["Action"] == ["dynamodb:GetRecords", "dynamodb:GetShardIterator"]
     assert by_sid["RereadStreamRecords"]["Resource"] == ["arn:stream"]
     assert "ReadStream" not in by_sid and "SendFailedRecords" not in by_sid
     assert by_sid["ConsumeOwnQueue"]["Resource"] == ["arn:f"]
+
+
+def test_function_statements_a_consumer_without_its_queue_arn_is_an_error() -> None:
+    """The wiring table says what a function needs; a missing ARN fails, it does not drop the grant."""
+    with pytest.raises(ValueError, match="post-counter consumes queue 'post_view'"):
+        function_statements(WIRING.function("post-counter"), _arns())
+
+
+def test_function_statements_a_stream_consumer_without_its_stream_arn_is_an_error() -> None:
+    with pytest.raises(ValueError, match="replicate reads the stream of 'PostCountWriter'"):
+        function_statements(WIRING.function("replicate"), _arns(failure_queues={"replicate-failures": "arn:f"}))
+
+
+def test_function_statements_a_function_wired_to_two_streams_is_an_error() -> None:
+    """Two ReadStream statements would share a Sid; the role is refused rather than half built."""
+    twice = replace(WIRING, streams=(*WIRING.streams, replace(WIRING.streams[0], table="Referrer")))
+    arns = _arns(
+        streams={"PostCountWriter": "arn:s1", "Referrer": "arn:s2"}, failure_queues={"replicate-failures": "arn:f"}
+    )
+    with pytest.raises(ValueError, match="replicate is wired to 2 streams"):
+        policies.function_statements(WIRING.function("replicate"), twice, arns)
+
+
+def test_function_statements_ignore_arns_the_wiring_does_not_give_the_function() -> None:
+    every = _arns(
+        topic="arn:topic",
+        queues=QUEUE_ARNS,
+        streams={"PostCountWriter": "arn:stream"},
+        failure_queues={"replicate-failures": "arn:f"},
+    )
+    assert [s["Sid"] for s in function_statements(WIRING.function("connect"), every)] == ["WriteOwnLogs"]
 
 
 def test_function_environment_holds_the_stack_and_the_spec_names() -> None:
