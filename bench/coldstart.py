@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components import packaging
-from handlers.wiring import WIRING, FunctionSpec, Wiring
+from handlers.wiring import WIRING, FunctionSpec, Wiring, topic_name
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "handlers"
@@ -45,7 +45,7 @@ ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "STACK": "bench",
-    "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-view-events",
+    "TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:{topic_name('bench')}",
     "ALLOWED_ORIGINS": '["https://blog.example.com"]',
 }
 
