@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from run_program import stack_config
-from stack_graph import (
+from support.stack_graph import (
     ACCOUNT,
     API,
     DEPLOYMENT,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from stack_graph import API, ROOT, StackGraph
+from support.stack_graph import API, ROOT, StackGraph
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
