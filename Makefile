@@ -34,6 +34,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m mypy tests/pulumi/*.py  # apart: a second top-level `conftest` (pyproject.toml)
 
 format: install
 	$(PY) -m ruff format .

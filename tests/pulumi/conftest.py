@@ -66,4 +66,5 @@ def prod(run_stack: RunStack) -> StackGraph:
 @pytest.fixture(scope="session", params=["stage", "prod"])
 def stack(request: pytest.FixtureRequest, run_stack: RunStack) -> StackGraph:
     """Each deployable stack in turn, for rules that hold in both."""
-    return request.getfixturevalue(request.param)
+    graph: StackGraph = request.getfixturevalue(request.param)
+    return graph
