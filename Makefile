@@ -67,6 +67,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m mypy --python-version 3.12
+	$(PY) -m mypy tests/pulumi/*.py  # apart: a second top-level `conftest` (pyproject.toml)
 
 format: install
 	$(PY) -m ruff format .

@@ -18,13 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from bench.stack import Stack
-from handlers.wiring import POST_COUNT_READER, physical_table_name
+from handlers.wiring import POST_COUNT_READER
 
 ARTICLES = 20
 EXTERNAL_REFERRERS = (
@@ -158,30 +156,16 @@ class ReaderPoller(threading.Thread):
     def __init__(self, stack: Stack, interval: float) -> None:
         super().__init__(name="reader-poller", daemon=True)
         self.interval = interval
-        self.table = physical_table_name(stack.ready.stack, POST_COUNT_READER)
-        self.ddb = boto3.client(
-            "dynamodb",
-            endpoint_url=stack.ready.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        )
+        self.ready = stack.ready
+        self.ddb = stack.ready.client("dynamodb")  # this thread's own client
         self.timeline: dict[str, list[tuple[float, int]]] = {}
         self.stop = threading.Event()
         self.expected: dict[str, int] | None = None
         self.done = threading.Event()
 
     def totals(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        kwargs: dict[str, Any] = {"TableName": self.table}
-        while True:
-            page = self.ddb.scan(**kwargs)
-            for item in page.get("Items", []):
-                totals[item["articleId"]["S"]] = int(item["totalViews"]["N"])
-            if "LastEvaluatedKey" not in page:
-                return totals
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self.ready.scan(POST_COUNT_READER, self.ddb)
+        return {item["articleId"]["S"]: int(item["totalViews"]["N"]) for item in items}
 
     def run(self) -> None:
         while not self.stop.is_set():

@@ -19,7 +19,6 @@ from pathlib import Path
 from bench.records import Record
 from local import launcher
 
-ROOT = Path(__file__).resolve().parent.parent
 HOOKS = Path(__file__).resolve().parent / "hooks"
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
@@ -32,7 +31,7 @@ class StackError(RuntimeError):
 @dataclass(frozen=True)
 class Stack:
     ready: launcher.Ready
-    """Its URLs, stack name and own origin, as the ready line gave them."""
+    """Its URLs, origin, clients, table names and scans (local/launcher.py)."""
     calls_path: Path
 
 
@@ -49,7 +48,7 @@ def local_stack(workdir: Path) -> Iterator[Stack]:
     calls = workdir / "calls.jsonl"
     errors = workdir / "stack.stderr"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS), str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS), str(launcher.ROOT), env.get("PYTHONPATH", "")) if p)
     env["BENCH_CALL_LOG"] = str(calls)
     with errors.open("w") as stderr:
         try:

@@ -121,14 +121,15 @@ def start_server(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     return server, f"http://{host}:{bound}"
 
 
-def client(service: str, endpoint: str) -> Any:
+def client(service: str, endpoint: str, max_attempts: int = 3) -> Any:
+    """A boto3 client on the emulator, with its fake credentials (never a developer's profile)."""
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
     )
 
 
@@ -139,6 +140,20 @@ def _queue_arn(sqs: Any, url: str) -> str:
 def create_resources(wiring: Wiring, endpoint: str, stack: str = STACK) -> Resources:
     """Topic, queues with DLQs and filtered raw subscriptions, tables with streams and TTL."""
     ddb, sns, sqs = (client(s, endpoint) for s in ("dynamodb", "sns", "sqs"))
+    return create_resources_with(ddb, sns, sqs, wiring, stack, endpoint=endpoint)
+
+
+def create_resources_with(
+    ddb: Any,
+    sns: Any,
+    sqs: Any,
+    wiring: Wiring,
+    stack: str,
+    endpoint: str = "",
+    visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
+) -> Resources:
+    """create_resources with the caller's clients: the tests' in-process moto uses this too,
+    so their resources are the local stack's (only the visibility timeout may differ)."""
     streams: dict[str, str] = {}
     for spec in wiring.tables:
         table = physical_table_name(stack, spec.name)
@@ -154,7 +169,7 @@ def create_resources(wiring: Wiring, endpoint: str, stack: str = STACK) -> Resou
     topic_arn = str(sns.create_topic(Name=topic_name(stack))["TopicArn"])
     queues: dict[str, QueueResources] = {}
     for queue in wiring.queues:
-        created = _queue_with_dlq(sqs, stack, queue.name, queue.max_receive_count)
+        created = _queue_with_dlq(sqs, stack, queue.name, queue.max_receive_count, visibility_timeout)
         sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
@@ -164,16 +179,18 @@ def create_resources(wiring: Wiring, endpoint: str, stack: str = STACK) -> Resou
         queues[queue.name] = created
     # Each stream mapping's on-failure destination, as components/count_store.py builds it.
     failure_queues = {
-        s.failure_queue: _queue_with_dlq(sqs, stack, s.failure_queue, s.repair.max_receive_count if s.repair else 0)
+        s.failure_queue: _queue_with_dlq(
+            sqs, stack, s.failure_queue, s.repair.max_receive_count if s.repair else 0, visibility_timeout
+        )
         for s in wiring.streams
     }
     return Resources(endpoint, topic_arn, queues, streams, failure_queues)
 
 
-def _queue_with_dlq(sqs: Any, stack: str, name: str, max_receive_count: int) -> QueueResources:
+def _queue_with_dlq(sqs: Any, stack: str, name: str, max_receive_count: int, visibility_timeout: int) -> QueueResources:
     """A queue redriving to `<name>-dlq` after max_receive_count deliveries (0: no DLQ)."""
     dlq_url = ""
-    attributes = {"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)}
+    attributes = {"VisibilityTimeout": str(visibility_timeout)}
     if max_receive_count:
         dlq_url = sqs.create_queue(QueueName=queue_name(stack, name, dlq=True))["QueueUrl"]
         redrive = {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(max_receive_count)}

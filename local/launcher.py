@@ -3,6 +3,8 @@
 For the programs that drive the stack from outside (the end-to-end, browser and
 reliability tests, and the benchmarks): one place knows the command, the ready
 line's format and how to stop the stack, so none of them can drift from the CLI.
+`Ready` is the handle they share: the gateway's origin, boto3 clients on the
+emulator with its fake credentials, table and queue names, a whole-table scan.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from handlers.wiring import physical_table_name, queue_name
+from local import emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_LINE = re.compile(r"^ready ws=(?P<ws>ws://\S+) aws=(?P<aws>http://\S+) stack=(?P<stack>\S+)$")
@@ -38,6 +43,47 @@ class Ready:
     def origin(self) -> str:
         """The gateway's own http origin, always admitted (it serves the demo blog)."""
         return "http://" + self.ws_url.removeprefix("ws://")
+
+    @property
+    def port(self) -> int:
+        """The gateway's port (the stack was asked for any free one)."""
+        return int(self.ws_url.rsplit(":", 1)[1])
+
+    def client(self, service: str, max_attempts: int = 3) -> Any:
+        """A new boto3 client on the emulator (clients are not shared between threads)."""
+        return emulator.client(service, self.aws_url, max_attempts)
+
+    def table(self, name: str) -> str:
+        """A table's physical name, from its logical one (handlers/wiring.py)."""
+        return physical_table_name(self.stack, name)
+
+    def scan(self, table: str, ddb: Any = None) -> list[dict[str, Any]]:
+        """Every item of a table (logical name), read consistently."""
+        return scan(ddb or self.client("dynamodb"), self.table(table))
+
+    def queue_depth(self, queue: str, sqs: Any = None) -> int:
+        """Messages in a queue (QueueSpec name, or `<name>-dlq`), in flight or not."""
+        sqs = sqs or self.client("sqs")
+        return queue_depth(sqs, sqs.get_queue_url(QueueName=queue_name(self.stack, queue))["QueueUrl"])
+
+
+def scan(ddb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of a table (physical name), page by page, read consistently."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = ddb.scan(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def queue_depth(sqs: Any, url: str) -> int:
+    """Messages in a queue, in flight or not: 0 once its consumer has taken them all."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[n]) for n in names)
 
 
 def parse_ready(line: str) -> Ready | None:

@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from conftest import Cloud, ws_message
+from support.aws import Cloud
+from support.events import ws_message
 
 from handlers import aws
 from handlers.aws import TIMEOUTS, Timeouts, botocore_config, worst_case_seconds

@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Cloud, now_ms, sqs_event, sqs_record, view_event
-from faults import fail, lose_response
+from support.aws import Cloud
+from support.events import now_ms, sqs_event, sqs_record, view_event
+from support.faults import fail, lose_response
 
 from handlers import aws, counter, referrers
 from handlers.attributes import number
+from handlers.batch import BatchResponse
 from handlers.ledger import MARKER_TTL_SECONDS, MAX_EVENT_AGE_SECONDS
 from handlers.wiring import COUNTED_EVENTS, HOME_AND_PROFILE, POST_COUNT_WRITER, REFERRER
 
@@ -25,7 +27,7 @@ def page_counts(cloud: Cloud, page: str) -> tuple[int, int]:
     return number(item, "totalViews"), number(item, "uniqueViews")
 
 
-def failures(response: dict[str, Any]) -> list[str]:
+def failures(response: BatchResponse) -> list[str]:
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
@@ -43,7 +45,8 @@ def test_counter_batch_aggregates_one_write_per_key(cloud: Cloud) -> None:
 
 
 def title(cloud: Cloud, article_id: str = "hello-world") -> str | None:
-    return cloud.item(POST_COUNT_WRITER, articleId=article_id).get("articleTitle", {}).get("S")
+    stored: str | None = cloud.item(POST_COUNT_WRITER, articleId=article_id).get("articleTitle", {}).get("S")
+    return stored
 
 
 def test_counter_views_cannot_rename_a_post(cloud: Cloud) -> None:

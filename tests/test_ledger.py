@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import pytest
-from conftest import now_ms, view_event
+from support.events import now_ms, view_event
 
 from handlers.counter import view_increment
 from handlers.ledger import (

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Cloud, sample, sqs_event, sqs_record, view_event
-from faults import fail
+from support.aws import Cloud
+from support.events import sample, sqs_event, sqs_record, view_event
+from support.faults import fail
 
 from handlers import aws, counter, repair, replicate, top_posts
 from handlers.wiring import POST_COUNT_READER, POST_COUNT_WRITER, TOP_POSTS
@@ -20,15 +21,9 @@ def count(cloud: Cloud, article_id: str, views: int = 1) -> None:
 
 def stream(cloud: Cloud) -> tuple[str, str, list[dict[str, Any]]]:
     """The writer's stream ARN, its shard and every record it holds."""
-    arn = cloud.ddb.describe_table(TableName=cloud.table(POST_COUNT_WRITER))["Table"]["LatestStreamArn"]
-    (shard,) = cloud.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-    iterator = cloud.streams.get_shard_iterator(
-        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    records = cloud.streams.get_records(ShardIterator=iterator)["Records"]
-    for record in records:
-        record["dynamodb"]["ApproximateCreationDateTime"] = 0  # a datetime from boto3; a number in Lambda
-    return arn, shard["ShardId"], records
+    stream = cloud.stream(POST_COUNT_WRITER)
+    (shard,) = stream.shards
+    return stream.arn, shard, stream.records
 
 
 def skipped(arn: str, shard_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:

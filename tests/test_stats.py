@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Cloud, stream_record, ws_message
-from faults import fail
+from support.aws import Cloud
+from support.events import post_item, stream_record, ws_message
+from support.faults import fail
 
 from handlers import aws, replicate, stats
 from handlers.pages import MAX_PAGE_RULES, PageRule, page_rules_json
@@ -28,21 +29,13 @@ from local.routing import MAX_MESSAGE_BYTES
 
 
 def ask(body: dict[str, Any] | str) -> dict[str, Any]:
-    return json.loads(stats.handler(ws_message(body, route="stats"), None)["body"])
-
-
-def post_image(article_id: str, total: int, unique: int) -> dict[str, Any]:
-    return {
-        "articleId": {"S": article_id},
-        "articleTitle": {"S": article_id.title()},
-        "totalViews": {"N": str(total)},
-        "uniqueViews": {"N": str(unique)},
-    }
+    reply: dict[str, Any] = json.loads(stats.handler(ws_message(body, route="stats"), None)["body"])
+    return reply
 
 
 def put_post(cloud: Cloud, article_id: str, total: int, unique: int) -> None:
     """A counted post, as the pipeline stores it: through replicate (reader and top posts)."""
-    record = stream_record(post_image(article_id, total, unique), f"{total:020}")
+    record = stream_record(post_item(article_id, total, unique, article_id.title()), f"{total:020}")
     assert replicate.handler({"Records": [record]}, None) == {"batchItemFailures": []}
 
 
@@ -53,8 +46,8 @@ def put_page(cloud: Cloud, page: str, total: int, unique: int) -> None:
     )
 
 
-def snapshot(cloud: Cloud) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: sorted(map(str, cloud.items(t.name))) for t in WIRING.tables}  # type: ignore[misc]
+def snapshot(cloud: Cloud) -> dict[str, list[str]]:
+    return {t.name: sorted(map(str, cloud.items(t.name))) for t in WIRING.tables}
 
 
 @pytest.fixture
@@ -121,10 +114,7 @@ def test_stats_without_ids_top_posts_by_total_and_every_page(cloud: Cloud) -> No
 
 def seed_reader(cloud: Cloud, count: int) -> None:
     """Posts in the reader only, as many as a big blog: stats must not read them all."""
-    table = cloud.table(POST_COUNT_READER)
-    for start in range(0, count, 25):
-        puts = [{"PutRequest": {"Item": post_image(f"old-{i}", 1, 1)}} for i in range(start, min(start + 25, count))]
-        cloud.ddb.batch_write_item(RequestItems={table: puts})
+    cloud.put(POST_COUNT_READER, *(post_item(f"old-{i}", 1, 1, f"Old-{i}") for i in range(count)))
 
 
 def test_stats_without_ids_reads_the_same_keys_whatever_the_number_of_posts(
@@ -181,12 +171,12 @@ def test_stats_never_writes(cloud: Cloud) -> None:
     assert snapshot(cloud) == before
 
 
-def test_stats_more_than_100_ids_refused(cloud: Cloud) -> None:
+def test_stats_more_than_100_ids_refused(handler_env: None) -> None:
     reply = ask({"message": "stats", "articleIds": [f"p{i}" for i in range(101)]})
     assert reply == {"message": "error", "error": "invalid_event", "detail": "articleIds: at most 100 items"}
 
 
-def test_stats_bad_id_named(cloud: Cloud) -> None:
+def test_stats_bad_id_named(handler_env: None) -> None:
     reply = ask({"message": "stats", "articleIds": ["ok", "not ok"]})
     assert reply["error"] == "invalid_event" and reply["detail"].startswith("articleIds.1:")
 
@@ -264,16 +254,7 @@ def test_stats_worst_case_reply_fits_api_gateways_message_quota(kind: str) -> No
 def test_stats_titles_stored_before_the_byte_limit_are_cut_to_fit(cloud: Cloud) -> None:
     """300 four-byte characters each made this reply 139,002 bytes, over the quota."""
     old_title = "\U0001f600" * MAX_TITLE
-    for article_id in longest_ids():
-        cloud.ddb.put_item(
-            TableName=cloud.table(POST_COUNT_READER),
-            Item={
-                "articleId": {"S": article_id},
-                "articleTitle": {"S": old_title},
-                "totalViews": {"N": str(LONGEST_COUNT)},
-                "uniqueViews": {"N": str(LONGEST_COUNT)},
-            },
-        )
+    cloud.put(POST_COUNT_READER, *(post_item(a, LONGEST_COUNT, title=old_title) for a in longest_ids()))
     body = stats.handler(ws_message({"message": "stats", "articleIds": longest_ids()}, route="stats"), None)["body"]
     assert len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES
     titles = {a["articleTitle"] for a in json.loads(body)["articles"]}

@@ -6,23 +6,20 @@ import random
 from typing import Any
 
 import pytest
-from conftest import STACK, Cloud, stream_record
-from faults import fail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.aws import STACK, Cloud
+from support.events import post_item, stream_record
+from support.faults import fail
 
 from handlers import aws, replicate, top_posts
 from handlers.top_posts import TOP_SIZE, Ranked
 from handlers.wiring import POST_COUNT_READER, TOP_POSTS
 
 
-def image(article_id: str, total: int, unique: int | None = None, title: str | None = None) -> dict[str, Any]:
-    return {
-        "articleId": {"S": article_id},
-        "articleTitle": {"S": title if title is not None else f"{article_id} at {total}"},
-        "totalViews": {"N": str(total)},
-        "uniqueViews": {"N": str(total if unique is None else unique)},
-    }
+def image(article_id: str, total: int, unique: int | None = None) -> dict[str, Any]:
+    """A post image whose title tells which image the top kept."""
+    return post_item(article_id, total, unique, f"{article_id} at {total}")
 
 
 def copy(*images: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +182,7 @@ def test_top_never_shows_a_count_the_reader_failed_to_copy(cloud: Cloud) -> None
 
 def seed_reader_only(cloud: Cloud, images: list[dict[str, Any]]) -> None:
     """Posts counted before the top-posts item existed: in the reader, not in the item."""
-    for item in images:
-        cloud.ddb.put_item(TableName=cloud.table(POST_COUNT_READER), Item=item)
+    cloud.put(POST_COUNT_READER, *images)
 
 
 def test_top_rebuild_fills_the_item_from_the_reader_and_keeps_newer_counts(cloud: Cloud) -> None:

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Cloud, sqs_event, sqs_record, ws_message
-from faults import fail, idempotency_tokens
+from support.aws import Cloud
+from support.events import post_item, sqs_event, sqs_record, ws_message
+from support.faults import fail, idempotency_tokens
 
 from handlers import aws, counter, referrers, views
 from handlers.schema import ViewEvent
@@ -22,7 +23,8 @@ POST = {
 
 
 def send(body: str | dict[str, Any], message_id: str = "msg-1") -> dict[str, Any]:
-    return json.loads(views.handler(ws_message(body, message_id=message_id), None)["body"])
+    reply: dict[str, Any] = json.loads(views.handler(ws_message(body, message_id=message_id), None)["body"])
+    return reply
 
 
 def published(cloud: Cloud, queue: str) -> list[dict[str, Any]]:
@@ -30,15 +32,7 @@ def published(cloud: Cloud, queue: str) -> list[dict[str, Any]]:
 
 
 def test_views_post_replies_with_stored_counts(cloud: Cloud) -> None:
-    cloud.ddb.put_item(
-        TableName=cloud.table(POST_COUNT_READER),
-        Item={
-            "articleId": {"S": "hello-world"},
-            "articleTitle": {"S": "Hello World"},
-            "totalViews": {"N": "12"},
-            "uniqueViews": {"N": "9"},
-        },
-    )
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 12, 9, "Hello World"))
     assert send(POST) == {
         "message": "views",
         "status": "ok",
@@ -50,17 +44,15 @@ def test_views_post_replies_with_stored_counts(cloud: Cloud) -> None:
 
 
 def test_views_reply_shows_the_stored_title_not_the_clients(cloud: Cloud) -> None:
-    cloud.ddb.put_item(
-        TableName=cloud.table(POST_COUNT_READER),
-        Item={"articleId": {"S": "hello-world"}, "articleTitle": {"S": "Hello World"}, "totalViews": {"N": "3"}},
+    cloud.put(
+        POST_COUNT_READER,
+        {"articleId": {"S": "hello-world"}, "articleTitle": {"S": "Hello World"}, "totalViews": {"N": "3"}},
     )
     assert send({**POST, "articleTitle": "Renamed by a stranger"})["articleTitle"] == "Hello World"
 
 
 def test_views_reply_for_a_stored_post_without_title_does_not_echo_the_clients(cloud: Cloud) -> None:
-    cloud.ddb.put_item(
-        TableName=cloud.table(POST_COUNT_READER), Item={"articleId": {"S": "hello-world"}, "totalViews": {"N": "3"}}
-    )
+    cloud.put(POST_COUNT_READER, {"articleId": {"S": "hello-world"}, "totalViews": {"N": "3"}})
     assert send({**POST, "articleTitle": "Chosen by a stranger"})["articleTitle"] == ""
 
 
@@ -157,7 +149,7 @@ def test_views_invalid_field_named_in_error_and_nothing_published(
     assert published(cloud, "post_view") == []
 
 
-def test_views_invalid_json_and_too_large(cloud: Cloud) -> None:
+def test_views_invalid_json_and_too_large(handler_env: None) -> None:
     assert send("{nope")["error"] == "invalid_json"
     assert send('{"message":"views","articleTitle":"' + "x" * 40_000 + '"}')["error"] == "too_large"
 

@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 
 from handlers import schema
-from handlers.wiring import EVENT_TYPE_ATTRIBUTE, EVENT_TYPES, WIRING
+from handlers.wiring import EVENT_TYPE_ATTRIBUTE, EVENT_TYPES, WIRING, FunctionSpec
 
 FUNCTIONS = {f.name for f in WIRING.functions}
 # API Gateway's own route keys (connection opened, closed, frame matching no other route).
@@ -17,8 +17,8 @@ TABLES = {t.name for t in WIRING.tables}
 
 
 @pytest.mark.parametrize("spec", WIRING.functions, ids=lambda f: f.name)
-def test_wiring_every_function_module_has_a_handler(spec: object) -> None:
-    module = importlib.import_module(spec.module)  # type: ignore[attr-defined]
+def test_wiring_every_function_module_has_a_handler(spec: FunctionSpec) -> None:
+    module = importlib.import_module(spec.module)
     assert callable(getattr(module, "handler", None))
 
 

@@ -86,7 +86,7 @@ def stack() -> Iterator[Stack]:
             process, ready = launcher.launch(env=env, stderr=stderr, timeout=START_SECONDS)
         except RuntimeError as exc:
             pytest.fail(f"{exc}\n{log.read_text()}")
-    yield Stack(process, ready.ws_url, ready.aws_url, ready.stack, log)
+    yield Stack(**vars(ready), process=process, log=log)
     with contextlib.suppress(subprocess.TimeoutExpired):
         launcher.stop(process, 10)
     log.unlink(missing_ok=True)

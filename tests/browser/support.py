@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.typing import Origin
 
-from handlers.wiring import POST_COUNT_WRITER, physical_table_name
-from local import emulator
+from handlers.wiring import POST_COUNT_WRITER
+from local import launcher
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_JS = REPO / "client" / "analytics.js"
@@ -175,7 +176,8 @@ class FakeGateway(_Server):
             message = json.loads(raw)
             self.frames.append((number, message))
             if self._lost():
-                return await ws.close()
+                await ws.close()
+                return
             await ws.send(json.dumps(self._answer(message)))
 
     def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -219,14 +221,15 @@ class Relay(_Server):
         super().__init__()
 
     async def _converse(self, ws: Any, number: int) -> None:
-        async with connect(self.upstream, origin=self.upstream_origin) as gateway:
+        async with connect(self.upstream, origin=Origin(self.upstream_origin)) as gateway:
             async for raw in ws:
                 message = json.loads(raw)
                 self.frames.append((number, message))
                 await gateway.send(raw)
                 reply = await gateway.recv()
                 if self._lost():
-                    return await ws.close()
+                    await ws.close()
+                    return
                 if self.unavailable and message.get("message") == "views":
                     self.unavailable -= 1
                     reply = json.dumps(UNAVAILABLE)
@@ -296,35 +299,18 @@ class Site:
 # --- the real local stack ----------------------------------------------------------
 
 
-@dataclass
-class Stack:
+@dataclass(frozen=True)
+class Stack(launcher.Ready):
     """`python -m local` running as a child process, as its ready line described it."""
 
     process: subprocess.Popen[str]
-    ws_url: str
-    aws_url: str
-    name: str
     log: Path
-
-    @property
-    def http_url(self) -> str:
-        return "http" + self.ws_url[len("ws") :]
 
     def post_counts(self, article_id: str) -> tuple[int, int] | None:
         """(total, unique) as the counter wrote them, or None before its first write."""
-        item = emulator.client("dynamodb", self.aws_url).get_item(
-            TableName=physical_table_name(self.name, POST_COUNT_WRITER),
-            Key={"articleId": {"S": article_id}},
-            ConsistentRead=True,
+        item = self.client("dynamodb").get_item(
+            TableName=self.table(POST_COUNT_WRITER), Key={"articleId": {"S": article_id}}, ConsistentRead=True
         )
         if "Item" not in item:
             return None
         return int(item["Item"]["totalViews"]["N"]), int(item["Item"]["uniqueViews"]["N"])
-
-    def queue_depth(self, queue: str) -> int:
-        """Messages in the queue, in flight or not: 0 once the counter has taken them all."""
-        sqs = emulator.client("sqs", self.aws_url)
-        url = sqs.get_queue_url(QueueName=emulator.queue_name(self.name, queue))["QueueUrl"]
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        return sum(int(attributes[n]) for n in names)

@@ -38,7 +38,7 @@ def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab]
     tab = new_tab()
     page = tab.page
 
-    page.goto(stack.http_url + "/")
+    page.goto(stack.origin + "/")
     page.click("nav >> text=Hello World")
     page.wait_for_url("**/posts/hello-world")
     wait_until(lambda: page.text_content("main [data-views-for=hello-world]") != "…", what="the post's view reply")
@@ -51,7 +51,7 @@ def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab]
         ("Home", "/"),
     ):
         page.click(f"nav >> text={label}")
-        page.wait_for_url(stack.http_url + path)
+        page.wait_for_url(stack.origin + path)
 
     expected = {
         "Home_Page": ["2", "2"],
@@ -74,10 +74,10 @@ def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab]
 def test_demo_post_page_shows_its_stored_count(new_tab: Callable[..., Tab], stack: Stack) -> None:
     tab = new_tab()
     stats = "BlogAnalytics.stats(['second-post']).then(r => r.articles[0].totalViews)"
-    tab.page.goto(stack.http_url + "/pages/about")
+    tab.page.goto(stack.origin + "/pages/about")
     before = tab.page.evaluate(stats)
 
-    tab.page.goto(stack.http_url + "/posts/second-post")
+    tab.page.goto(stack.origin + "/posts/second-post")
 
     wait_until(lambda: tab.page.evaluate(stats) == before + 1, SETTLE_SECONDS, "the post view to be counted")
     tab.page.reload()

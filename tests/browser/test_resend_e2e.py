@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def relay(stack: Stack) -> Iterator[Relay]:
-    relay = Relay(stack.ws_url, origin=stack.http_url)  # the gateway's own origin is always admitted
+    relay = Relay(stack.ws_url, origin=stack.origin)  # the gateway's own origin is always admitted
     yield relay
     relay.stop()
 

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from handlers.wiring import WIRING
 from local import launcher
@@ -46,39 +44,13 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
         time.sleep(interval)
 
 
-def aws_client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"mode": "standard", "max_attempts": 2}),
-    )
-
-
-@dataclass
-class LocalStack:
-    """`python -m local --port 0` in a subprocess; stderr kept in a file for failure messages."""
+@dataclass(frozen=True)
+class LocalStack(launcher.Ready):
+    """`python -m local --port 0` in a subprocess, as its ready line described it; stderr
+    kept in a file for failure messages."""
 
     process: subprocess.Popen[str]
-    ws_url: str
-    aws_url: str
-    stack: str
-    ready_line: str
     stderr_path: Path
-
-    @property
-    def port(self) -> int:
-        return int(self.ws_url.rsplit(":", 1)[1])
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -93,20 +65,10 @@ class LocalStack:
             raise AssertionError(f"{exc}\n{Path(stderr_file.name).read_text()}") from None
         finally:
             stderr_file.close()
-        return cls(process, ready.ws_url, ready.aws_url, ready.stack, ready.line, Path(stderr_file.name))
+        return cls(**vars(ready), process=process, stderr_path=Path(stderr_file.name))
 
     def terminate(self, timeout: float = 10.0) -> int:
         return launcher.stop(self.process, timeout)
-
-    def client(self, service: str) -> Any:
-        return aws_client(service, self.aws_url)
-
-    def depth(self, queue: str) -> int:
-        """Messages in a queue, in flight or not: 0 once its consumer has taken them all."""
-        sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=f"{self.stack}-{queue}")["QueueUrl"]
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        return sum(int(v) for v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"].values())
 
 
 class RunningGateway:

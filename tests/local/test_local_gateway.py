@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from local_support import RunningGateway, aws_client, wait_until
+from local_support import RunningGateway, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
+from local import emulator
 from local.gateway import content_length, lift_body
 
 ORIGIN = Origin("http://blog.test")
@@ -237,7 +238,7 @@ def test_disconnect_runs_on_close_with_the_close_code(gateway: RunningGateway, f
 
 
 def test_connections_endpoint_with_boto3(gateway: RunningGateway, fakes: Fakes) -> None:
-    api = aws_client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
+    api = emulator.client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
     with connect(gateway.ws_url, origin=ORIGIN, user_agent_header="tester/1") as ws:
         connection_id = fakes.routes("$connect")[0]["requestContext"]["connectionId"]
         api.post_to_connection(ConnectionId=connection_id, Data=b'{"pushed":true}')
@@ -257,7 +258,7 @@ def test_connections_endpoint_with_boto3(gateway: RunningGateway, fakes: Fakes) 
 
 def test_connections_post_over_128kb_is_payload_too_large(gateway: RunningGateway, fakes: Fakes) -> None:
     """PostToConnection's Data is at most 131,072 bytes: AWS answers 413 PayloadTooLargeException."""
-    api = aws_client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
+    api = emulator.client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
     with connect(gateway.ws_url, origin=ORIGIN, max_size=None) as ws:
         connection_id = fakes.routes("$connect")[0]["requestContext"]["connectionId"]
         with pytest.raises(api.exceptions.PayloadTooLargeException) as refused:
@@ -268,13 +269,13 @@ def test_connections_post_over_128kb_is_payload_too_large(gateway: RunningGatewa
 
 
 def test_connections_unknown_id_is_gone(gateway: RunningGateway) -> None:
-    api = aws_client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
+    api = emulator.client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
     with pytest.raises(api.exceptions.GoneException):
         api.get_connection(ConnectionId="AAAAAAAAAAAAAAA=")
 
 
 def test_connections_large_binary_post(gateway: RunningGateway, fakes: Fakes) -> None:
-    api = aws_client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
+    api = emulator.client("apigatewaymanagementapi", f"http://127.0.0.1:{gateway.port}")
     with connect(gateway.ws_url, origin=ORIGIN) as ws:
         connection_id = fakes.routes("$connect")[0]["requestContext"]["connectionId"]
         data = bytes(range(256)) * 200

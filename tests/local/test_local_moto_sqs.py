@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from conftest import REGION, fake_aws_environment
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import Queue, sqs_backends
+from support.aws import REGION, fake_aws_environment
 
 from local import moto_sqs
 from local.emulator import patched
@@ -22,6 +22,12 @@ def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     fake_aws_environment(monkeypatch)
     with mock_aws():
         yield boto3.client("sqs")
+
+
+def getter(attribute: object) -> Callable[[Queue], Any]:
+    """A moto property's getter, as the class holds it (moto's types show it as a method)."""
+    assert isinstance(attribute, property) and attribute.fget is not None
+    return attribute.fget
 
 
 def make_queues(sqs: Any) -> list[Queue]:
@@ -45,7 +51,7 @@ def test_moto_sqs_lazy_attributes_equal_motos_own(sqs: Any) -> None:
     queues = make_queues(sqs)
     assert len(queues) == 4
     for queue in queues:
-        assert dict(moto_sqs.LazyAttributes(queue)) == moto_sqs.MOTO_ATTRIBUTES.fget(queue), queue.name
+        assert dict(moto_sqs.LazyAttributes(queue)) == getter(moto_sqs.MOTO_ATTRIBUTES)(queue), queue.name
     counts = dict(moto_sqs.LazyAttributes(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues["q-redrive"]))
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == (3, 2)
     assert counts["ApproximateNumberOfMessagesDelayed"] == 1
@@ -65,10 +71,13 @@ def test_moto_sqs_answers_the_same_through_the_api(sqs: Any) -> None:
 def test_moto_sqs_send_and_receive_no_longer_count_the_queue(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """What made a backlog slow every request: each one walked every queued message."""
     walks: list[str] = []
-    counted = Queue.approximate_number_of_messages
-    monkeypatch.setattr(
-        Queue, "approximate_number_of_messages", property(lambda q: walks.append(q.name) or counted.fget(q))
-    )
+    counted = getter(Queue.approximate_number_of_messages)
+
+    def walking(queue: Queue) -> Any:
+        walks.append(queue.name)
+        return counted(queue)
+
+    monkeypatch.setattr(Queue, "approximate_number_of_messages", property(walking))
     url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
 
     def traffic() -> None:

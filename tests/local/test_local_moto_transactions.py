@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import fake_aws_environment
 from moto import mock_aws
+from support.aws import fake_aws_environment
 
 from handlers.wiring import COUNTED_EVENTS, POST_COUNT_WRITER, WIRING, create_table_request
 from local import moto_transactions

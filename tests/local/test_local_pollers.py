@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.events import post_item, stream_record
 
 from handlers.wiring import WIRING, QueueSpec, StreamSpec
 from local.emulator import QueueResources
@@ -18,15 +19,7 @@ STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/local-PostCountWrite
 
 
 def record(seq: str) -> dict[str, Any]:
-    image = {"articleId": {"S": f"a{seq}"}, "totalViews": {"N": "1"}}
-    return {
-        "eventID": seq,
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {"Keys": {"articleId": image["articleId"]}, "NewImage": image, "SequenceNumber": seq},
-    }
+    return stream_record(post_item(f"a{seq}", 1), seq, event_name="INSERT")
 
 
 class FakeStreams:

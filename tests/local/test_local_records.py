@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_failed_items(result: object, failed: list[str] | None) -> None:
 
 
 def test_stream_event_has_lambdas_record_shape() -> None:
-    record = {
+    record: dict[str, Any] = {
         "eventID": "1",
         "eventName": "MODIFY",
         "eventVersion": "1.1",
@@ -88,5 +89,5 @@ def test_stream_event_has_lambdas_record_shape() -> None:
     assert out["eventSourceARN"] == STREAM_ARN and out["eventSource"] == "aws:dynamodb"
     assert out["eventName"] == "MODIFY" and out["eventVersion"] == "1.1"
     assert out["dynamodb"]["ApproximateCreationDateTime"] == 1795824000
-    assert out["dynamodb"]["NewImage"] == record["dynamodb"]["NewImage"]  # type: ignore[index]
+    assert out["dynamodb"]["NewImage"] == record["dynamodb"]["NewImage"]
     assert sequence_number(out) == "100"

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import sqs_event, sqs_record, view_event
 from moto.server import ThreadedMotoServer
+from support.events import sqs_event, sqs_record, view_event
 
 from handlers import aws
 from handlers.wiring import POST_COUNT_READER, POST_COUNT_WRITER, WIRING, physical_table_name

@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from local_support import REPO, LocalStack, aws_client, wait_until
+from local_support import REPO, LocalStack, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
+
+from local import emulator
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +71,7 @@ def reader_counts(stack: LocalStack, article_id: str) -> tuple[int, int] | None:
     item = (
         stack.client("dynamodb")
         .get_item(
-            TableName=f"{stack.stack}-PostCountReader",
+            TableName=stack.table("PostCountReader"),
             Key={"articleId": {"S": article_id}},
             ConsistentRead=True,
         )
@@ -99,7 +101,7 @@ def http_get(url: str) -> tuple[int, str, bytes]:
 
 
 def test_stack_prints_one_ready_line(stack: LocalStack) -> None:
-    assert stack.ready_line == f"ready ws=ws://127.0.0.1:{stack.port} aws={stack.aws_url} stack=local"
+    assert stack.line == f"ready ws=ws://127.0.0.1:{stack.port} aws={stack.aws_url} stack=local"
     assert stack.aws_url.startswith("http://127.0.0.1:") and stack.port > 0
 
 
@@ -171,7 +173,7 @@ def test_views_resent_with_the_same_view_id_count_once(stack: LocalStack) -> Non
         SETTLE_SECONDS,
         "the referred view",
     )
-    wait_until(lambda: stack.depth("referrer") == 0, SETTLE_SECONDS, "the referrer queue to drain")
+    wait_until(lambda: stack.queue_depth("referrer") == 0, SETTLE_SECONDS, "the referrer queue to drain")
     item = stack.client("dynamodb").get_item(TableName="local-Referrer", Key=key, ConsistentRead=True)["Item"]
     assert item["views"]["N"] == "1"
 
@@ -179,7 +181,7 @@ def test_views_resent_with_the_same_view_id_count_once(stack: LocalStack) -> Non
 def test_views_home_page_counts(stack: LocalStack) -> None:
     with open_ws(stack) as ws:
         first = ask(ws, {"message": "views", "currentPage": "/", "refreshed": False})
-        ask(ws, {"message": "views", "currentPage": f"{stack.http_url}/?ref=x", "refreshed": True})
+        ask(ws, {"message": "views", "currentPage": f"{stack.origin}/?ref=x", "refreshed": True})
     assert first["status"] == "ok" and first["page"] == "Home_Page"
     before = (first["totalViews"], first["uniqueViews"])
     expected = {"page": "Home_Page", "totalViews": before[0] + 2, "uniqueViews": before[1] + 1}
@@ -294,24 +296,24 @@ def test_too_large_message_closes_with_1009(stack: LocalStack) -> None:
 
 
 def test_connections_endpoint_unknown_connection_is_gone(stack: LocalStack) -> None:
-    api = aws_client("apigatewaymanagementapi", stack.http_url)
+    api = emulator.client("apigatewaymanagementapi", stack.origin)
     with pytest.raises(ClientError) as gone:
         api.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"{}")
     assert gone.value.response["Error"]["Code"] == "GoneException"
 
 
 def test_http_serves_the_client_and_refuses_other_files(stack: LocalStack) -> None:
-    status, content_type, body = http_get(f"{stack.http_url}/analytics.js")
+    status, content_type, body = http_get(f"{stack.origin}/analytics.js")
     assert status == 200 and content_type.startswith("text/javascript")
     assert body == (REPO / "client" / "analytics.js").read_bytes()
     for path in ("/README.md", "/../Makefile", "/posts/..%2F..%2FMakefile", "/handlers/views.py"):
-        assert http_get(f"{stack.http_url}{path}")[0] == 404, path
+        assert http_get(f"{stack.origin}{path}")[0] == 404, path
 
 
 def test_http_home_page_learns_the_ws_url(stack: LocalStack) -> None:
     if not (REPO / "client" / "demo" / "index.html").exists():
         pytest.skip("client/demo/index.html is not written yet")
-    status, content_type, body = http_get(f"{stack.http_url}/")
+    status, content_type, body = http_get(f"{stack.origin}/")
     assert status == 200 and content_type.startswith("text/html")
     assert b"__WS_URL__" not in body and f"ws://127.0.0.1:{stack.port}".encode() in body
 

@@ -11,26 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.stack_graph import ROOT, ProgramFailed, RunStack, StackGraph
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path[:0] = [str(ROOT), str(HERE)]
-
-from stack_graph import ProgramFailed, RunStack, StackGraph  # noqa: E402
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Give `conftest` back to tests/conftest.py once this file is registered.
-
-    Both files import as the top-level module `conftest` (tests/ is no package), and
-    tests elsewhere do `from conftest import ...` meaning tests/conftest.py; this
-    file must not shadow it. pytest calls this hook as soon as this conftest loads.
-    """
-    parent = ROOT / "tests" / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == parent:
-            sys.modules["conftest"] = plugin
-            return
 
 
 @pytest.fixture(scope="session")
@@ -83,4 +66,5 @@ def prod(run_stack: RunStack) -> StackGraph:
 @pytest.fixture(scope="session", params=["stage", "prod"])
 def stack(request: pytest.FixtureRequest, run_stack: RunStack) -> StackGraph:
     """Each deployable stack in turn, for rules that hold in both."""
-    return request.getfixturevalue(request.param)
+    graph: StackGraph = request.getfixturevalue(request.param)
+    return graph

@@ -128,7 +128,8 @@ class RecordingMonitor(MockMonitor):
                 "custom": bool(request.custom),
             }
         )
-        return super().RegisterResource(request)
+        # pulumi's MockMonitor is untyped.
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 CLOUDWATCH_ROLE_UNSET = (
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     exports: dict[str, Any] = {}
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]  # pulumi.runtime.test is untyped
     def run() -> pulumi.Output[Any]:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         # The mock root stack was finished before the program ran, so read the exports

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stack_graph import ROOT
+from support.stack_graph import ROOT
 
 from components import packaging
 

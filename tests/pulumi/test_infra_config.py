@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from run_program import stack_config
-from stack_graph import ROOT
+from support.stack_graph import ROOT
 
 from components.config import EXAMPLES, Batching, ConfigError, StackConfig, Throttling, parse_config
 from handlers.pages import PageRule

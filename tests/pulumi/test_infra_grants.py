@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from stack_graph import QUEUE, TABLE, TOPIC, StackGraph
+from support.stack_graph import QUEUE, TABLE, TOPIC, StackGraph
 
 from components import policies
 from handlers.wiring import WIRING, FunctionSpec, queue_name

@@ -71,7 +71,11 @@ def test_packaging_code_archive_digest_changes_with_the_code(handlers_dir: Path)
 def _archive_files(archive: pulumi.AssetArchive) -> dict[str, bytes]:
     inner = archive.assets["handlers"]
     assert isinstance(inner, pulumi.AssetArchive)
-    return {name: Path(asset.path).read_bytes() for name, asset in inner.assets.items()}
+    files: dict[str, bytes] = {}
+    for name, asset in inner.assets.items():
+        assert isinstance(asset, pulumi.FileAsset), name
+        files[name] = Path(asset.path).read_bytes()
+    return files
 
 
 def test_packaging_code_archive_ships_bytecode_beside_each_module(handlers_dir: Path, tmp_path: Path) -> None:

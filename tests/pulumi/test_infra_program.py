@@ -6,11 +6,12 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from run_program import stack_config
-from stack_graph import (
+from support.stack_graph import (
     ACCOUNT,
     API,
     DEPLOYMENT,
@@ -58,12 +59,13 @@ def _stack_file(tmp_path: Path, stack: str, **changes: object) -> Path:
     return path
 
 
-def _queue(graph: StackGraph, name: str) -> dict:
+def _queue(graph: StackGraph, name: str) -> dict[str, Any]:
     return graph.where(QUEUE, name=f"blog-analytics-{_stack_of(graph)}-{name}").inputs
 
 
 def _stack_of(graph: StackGraph) -> str:
-    return graph.of_type(STAGE)[0]["name"]
+    name: str = graph.of_type(STAGE)[0]["name"]
+    return name
 
 
 # --- WebSocketGateway -------------------------------------------------------------------
@@ -566,7 +568,7 @@ def test_program_code_archive_holds_every_wiring_handler_module(stage: StackGrap
     ],
 )
 def test_program_malformed_config_fails_naming_the_key(
-    run_stack: RunStack, tmp_path: Path, change: dict, key: str
+    run_stack: RunStack, tmp_path: Path, change: dict[str, Any], key: str
 ) -> None:
     with pytest.raises(ProgramFailed) as failure:
         run_stack("stage", _stack_file(tmp_path, "stage", **change))

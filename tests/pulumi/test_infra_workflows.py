@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from stack_graph import API, ROOT, StackGraph
+from support.stack_graph import API, ROOT, StackGraph
 
 from components import packaging
 
@@ -29,12 +29,14 @@ def _check_schema(*files: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _load(name: str) -> dict[Any, Any]:
-    return yaml.safe_load((WORKFLOWS / name).read_text())
+    workflow: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    return workflow
 
 
 def _on(workflow: dict[Any, Any]) -> dict[str, Any]:
     # YAML 1.1 reads the bare key `on` as the boolean True.
-    return workflow.get("on") or workflow[True]
+    triggers: dict[str, Any] = workflow.get("on") or workflow[True]
+    return triggers
 
 
 def _steps_using(workflow: dict[Any, Any], action: str) -> list[dict[str, Any]]:

@@ -87,8 +87,8 @@ class Figures:
             kept[title.strip()] = ["", *body.strip("\n").split("\n")]
         kept.update({title: ["", *(f"- {row}" for row in rows)] for title, rows in self.sections.items()})
         lines = [f"# Reliability figures (profile `{PROFILE.name}`)", "", *machine(), ""]
-        for title, body in kept.items():
-            lines += [f"## {title}", *body, ""]
+        for title, section in kept.items():
+            lines += [f"## {title}", *section, ""]
         return "\n".join(lines)
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
-from conftest import Cloud, sqs_event, sqs_record, ws_message
-from faults import fail
+from support.aws import Cloud
+from support.events import sqs_event, sqs_record, ws_message
+from support.faults import fail
 
 from handlers import aws, replicate, views
 from handlers.wiring import WIRING
@@ -245,22 +246,7 @@ def dlq_message_ids(cloud: Cloud) -> set[str]:
 
 def stream_records(cloud: Cloud) -> list[dict[str, Any]]:
     """Every record the writer's stream holds, in AWS's shape."""
-    table = cloud.table("PostCountWriter")
-    arn = cloud.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    records: list[dict[str, Any]] = []
-    for shard in cloud.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = cloud.streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = cloud.streams.get_records(ShardIterator=iterator, Limit=1000)
-            if not page["Records"]:
-                break
-            records += page["Records"]
-            iterator = page.get("NextShardIterator")
-    for record in records:
-        record["dynamodb"]["ApproximateCreationDateTime"] = 0  # a datetime from boto3; a number in Lambda
-    return records
+    return cloud.stream("PostCountWriter").records
 
 
 def replay_stream(records: list[dict[str, Any]], plan: Plan, rng: random.Random) -> int:

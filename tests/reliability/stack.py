@@ -21,13 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from botocore.config import Config
+from local.launcher import ROOT, Ready, parse_ready, queue_depth
 
-from local.launcher import ROOT, parse_ready
-
-STACK = "local"
-REGION = "us-east-1"
 START_SECONDS = 60
 STOP_SECONDS = 15
 
@@ -86,8 +81,7 @@ class LocalStack:
             self.stop()
             tail = b"\n".join(err.lines[-20:]).decode(errors="replace")
             raise RuntimeError(f"the local stack printed no ready line:\n{tail}")
-        self.ws, self.aws, self.stack, self.origin = ready.ws_url, ready.aws_url, ready.stack, ready.origin
-        self.port = int(self.ws.rsplit(":", 1)[1])
+        self.ready: Ready = ready
         self._clients: dict[str, Any] = {}
 
     # ---- AWS at aws= ------------------------------------------------------------------
@@ -95,38 +89,21 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client on the emulator; one per service, for the test's own thread."""
         if service not in self._clients:
-            self._clients[service] = new_client(service, self.aws)
+            self._clients[service] = self.ready.client(service, max_attempts=5)
         return self._clients[service]
-
-    def table(self, name: str) -> str:
-        return f"{self.stack}-{name}"
-
-    def scan(self, table: str, ddb: Any = None) -> list[dict[str, Any]]:
-        ddb = ddb or self.client("dynamodb")
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-        while True:
-            page = ddb.scan(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def counts(self, table: str, key: str, ddb: Any = None) -> dict[str, tuple[int, int]]:
         """{key: (totalViews, uniqueViews)} of one count table (logical name)."""
         return {
             i[key]["S"]: (int(i.get("totalViews", {}).get("N", 0)), int(i.get("uniqueViews", {}).get("N", 0)))
-            for i in self.scan(self.table(table), ddb)
+            for i in self.ready.scan(table, ddb or self.client("dynamodb"))
         }
 
     def queue_urls(self) -> list[str]:
-        return list(self.client("sqs").list_queues(QueueNamePrefix=f"{self.stack}-").get("QueueUrls", []))
+        return list(self.client("sqs").list_queues(QueueNamePrefix=f"{self.ready.stack}-").get("QueueUrls", []))
 
     def depth(self, url: str) -> int:
-        attributes = self.client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return queue_depth(self.client("sqs"), url)
 
     def dlq_depths(self) -> dict[str, int]:
         return {url.rsplit("/", 1)[1]: self.depth(url) for url in self.queue_urls() if url.endswith("-dlq")}
@@ -194,17 +171,6 @@ def parse_log_line(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
-
-
-def new_client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"mode": "standard", "max_attempts": 5}),
-    )
 
 
 def start_stack(ids_file: Path | None = None) -> LocalStack:

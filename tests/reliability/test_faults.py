@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import Cloud, build_cloud, fake_aws_environment
 from moto import mock_aws
+from support.aws import Cloud, build_cloud, fake_aws_environment
 
 from handlers import aws as handler_clients
 from handlers import top_posts

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from .conftest import PROFILE, Figures, Profile
 from .messages import ERROR_CODES, PAGES, REFERRERS, Frame, frames
@@ -62,7 +63,11 @@ class Client:
     def open(self) -> ClientConnection:
         if self.ws is None:
             self.ws = connect(
-                self.stack.ws, origin=self.stack.origin, max_size=None, open_timeout=REPLY_SECONDS, legacy=True
+                self.stack.ready.ws_url,
+                origin=Origin(self.stack.ready.origin),
+                max_size=None,
+                open_timeout=REPLY_SECONDS,
+                legacy=True,
             )
             self.connections += 1
         return self.ws
@@ -236,7 +241,7 @@ def test_fuzz_page_counts_only_from_views_answered_ok(fuzz: FuzzRun, stack: Loca
 
 
 def test_fuzz_referrer_rows_only_from_views_answered_ok(fuzz: FuzzRun, stack: LocalStack) -> None:
-    rows = stack.scan(stack.table("Referrer"))
+    rows = stack.ready.scan("Referrer")
     assert {(r["referrer"]["S"], r["target"]["S"]): int(r["views"]["N"]) for r in rows} == dict(fuzz.referrers)
 
 

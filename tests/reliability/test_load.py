@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from handlers.wiring import WIRING
 
 from .conftest import PROFILE, Figures, Profile
-from .stack import LocalStack, new_client
+from .stack import LocalStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(PROFILE.timeout_seconds)]
 POLL_SECONDS = 0.1
@@ -57,11 +58,13 @@ def plan_views(profile: Profile) -> list[list[tuple[str, bool]]]:
 async def run_load(stack: LocalStack, profile: Profile, run: LoadRun) -> None:
     ordinal: Counter[str] = Counter()
     waiting: dict[str, deque[tuple[int, float]]] = {}
-    ddb = new_client("dynamodb", stack.aws)
+    ddb = stack.ready.client("dynamodb", max_attempts=5)
     done = asyncio.Event()
 
     async def client(views: list[tuple[str, bool]]) -> None:
-        async with websockets.connect(stack.ws, origin=stack.origin, open_timeout=REPLY_SECONDS) as ws:
+        async with websockets.connect(
+            stack.ready.ws_url, origin=Origin(stack.ready.origin), open_timeout=REPLY_SECONDS
+        ) as ws:
             for article, refreshed in views:
                 ordinal[article] += 1
                 run.sent[(article, "total")] += 1

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from handlers.wiring import WIRING
+from local.launcher import scan
 
 from .conftest import PROFILE, Profile
 from .stack import LocalStack, parse_log_line, start_stack
@@ -104,9 +106,19 @@ def tapped(stack: LocalStack, profile: Profile) -> Tapped:
     headers = {"X-Forwarded-For": f"{MARKER_IP}, 10.0.0.1", "X-Real-IP": MARKER_IP, "Forwarded": f"for={MARKER_IP}"}
     replies = []
     with pytest.raises(InvalidStatus):  # another web page: refused, and logged without the markers
-        connect(stack.ws, origin="https://evil.example", additional_headers=headers, user_agent_header=MARKER_UA)
+        connect(
+            stack.ready.ws_url,
+            origin=Origin("https://evil.example"),
+            additional_headers=headers,
+            user_agent_header=MARKER_UA,
+        )
     for _ in range(3):
-        with connect(stack.ws, origin=stack.origin, additional_headers=headers, user_agent_header=MARKER_UA) as ws:
+        with connect(
+            stack.ready.ws_url,
+            origin=Origin(stack.ready.origin),
+            additional_headers=headers,
+            user_agent_header=MARKER_UA,
+        ) as ws:
             for frame in frames():
                 ws.send(frame)
                 replies.append(json.loads(ws.recv(timeout=15)))
@@ -128,7 +140,7 @@ def test_privacy_markers_in_no_table_item(tapped: Tapped) -> None:
     ddb = tapped.stack.client("dynamodb")
     tables = ddb.list_tables()["TableNames"]
     assert len(tables) == len(WIRING.tables)
-    found = {t: leaks(json.dumps(tapped.stack.scan(t)), tapped) for t in tables}
+    found = {t: leaks(json.dumps(scan(ddb, t)), tapped) for t in tables}
     assert {t: m for t, m in found.items() if m} == {}
 
 

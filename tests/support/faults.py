@@ -14,9 +14,9 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 
-class _Response(AWSResponse):
-    def __init__(self, status: int) -> None:
-        super().__init__(url="https://fault.invalid", status_code=status, headers={}, raw=None)
+def _reply(status: int) -> AWSResponse:
+    """An HTTP reply that never came from AWS (botocore reads only its status and headers)."""
+    return AWSResponse(url="https://fault.invalid", status_code=status, headers={}, raw=None)
 
 
 def fail(
@@ -39,7 +39,7 @@ def fail(
                 "Error": {"Code": code, "Message": "injected fault"},
                 "ResponseMetadata": {"HTTPStatusCode": status},
             }
-            return _Response(status), error
+            return _reply(status), error
         return None
 
     client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", hook)
@@ -77,13 +77,13 @@ def idempotency_tokens(client: Any) -> list[str]:
             seen[token] = body
             return None
         if seen[token] == body:
-            return _Response(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+            return _reply(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}
         mismatched.append(token)
         error = {
             "Error": {"Code": "IdempotentParameterMismatchException", "Message": "token reused with other parameters"},
             "ResponseMetadata": {"HTTPStatusCode": 400},
         }
-        return _Response(400), error
+        return _reply(400), error
 
     client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.TransactWriteItems", hook)
     return mismatched
