@@ -3,7 +3,7 @@
 WebSocketGateway --routes--> functions --publish--> ViewEventBus --queues--> counters
                                                                               |
 CountStore: tables <----------------------------------------------------------+
-            PostCountWriter --stream--> replicate --> PostCountReader
+StreamConsumers: PostCountWriter --stream--> replicate --> PostCountReader, TopPosts
 """
 
 import json
@@ -16,6 +16,7 @@ from components.config import parse_config
 from components.count_store import CountStore, CountStoreArgs
 from components.function import HandlerRuntime
 from components.handler_package import HandlerPackage, HandlerPackageArgs
+from components.stream_consumers import StreamConsumers, StreamConsumersArgs
 from components.view_event_bus import ViewEventBus, ViewEventBusArgs
 from components.websocket_gateway import WebSocketGateway, WebSocketGatewayArgs
 from handlers.pages import DEFAULT_PAGE_RULES, page_rules_json
@@ -46,6 +47,10 @@ runtime = HandlerRuntime(
 )
 
 store = CountStore("counts", CountStoreArgs(wiring=WIRING, runtime=runtime, protect=config.protect))
+StreamConsumers(
+    "streams",
+    StreamConsumersArgs(wiring=WIRING, runtime=runtime, table_arns=store.table_arns, stream_arns=store.stream_arns),
+)
 
 bus = ViewEventBus(
     "view-events",

@@ -286,6 +286,16 @@ def test_bus_visibility_timeout_is_at_least_six_times_the_consumer_timeout(stack
 # --- CountStore -------------------------------------------------------------------------
 
 
+def test_store_holds_only_tables_and_stream_consumers_are_built_apart(stack: StackGraph) -> None:
+    """A table outlives the code that reads it: the store's component holds no function."""
+    [store] = stack.of_type("blog-analytics:index:CountStore")
+    assert {r.type for r in stack.children_of(store.urn)} == {TABLE}, "functions inside the tables' component"
+    [consumers] = stack.of_type("blog-analytics:index:StreamConsumers")
+    built = {r.name for r in stack.children_of(consumers.urn) if r.type == "blog-analytics:index:HandlerFunction"}
+    readers = {s.function for s in WIRING.streams} | {s.repair.function for s in WIRING.streams if s.repair}
+    assert built == {f"streams-{name}" for name in readers}
+
+
 def test_store_tables_are_named_by_stack_on_demand_and_encrypted(stack: StackGraph) -> None:
     stack_name = _stack_of(stack)
     tables = {t["name"]: t for t in stack.of_type(TABLE)}
