@@ -52,18 +52,7 @@ class StreamConsumers(pulumi.ComponentResource):
         base = f"{self._base}-{spec.table}-{spec.function}"
         stream_arn = args.stream_arns[spec.table]
         failures = self._create_failure_queue(base, spec, args)
-        consumer = HandlerFunction(
-            f"{self._base}-{spec.function}",
-            HandlerFunctionArgs(
-                spec=args.wiring.function(spec.function),
-                wiring=args.wiring,
-                runtime=args.runtime,
-                table_arns=args.table_arns,
-                stream_arns={spec.table: stream_arn},
-                failure_queue_arns={spec.failure_queue: failures.arn},
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        consumer = self._create_function(spec.function, spec, stream_arn, failures, args)
         # Stream retries and record age default to unlimited: one bad record would block
         # its shard for a day. Bound both, bisect to isolate it, and park it in the queue.
         aws.lambda_.EventSourceMapping(
@@ -127,18 +116,7 @@ class StreamConsumers(pulumi.ComponentResource):
         args: StreamConsumersArgs,
     ) -> None:
         """The on-failure queue's consumer: re-reads the skipped range from the stream."""
-        consumer = HandlerFunction(
-            f"{self._base}-{repair.function}",
-            HandlerFunctionArgs(
-                spec=args.wiring.function(repair.function),
-                wiring=args.wiring,
-                runtime=args.runtime,
-                table_arns=args.table_arns,
-                stream_arns={spec.table: stream_arn},
-                failure_queue_arns={spec.failure_queue: failures.arn},
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        consumer = self._create_function(repair.function, spec, stream_arn, failures, args)
         aws.lambda_.EventSourceMapping(
             f"{base}-failures-mapping",
             event_source_arn=failures.arn,
@@ -146,4 +124,26 @@ class StreamConsumers(pulumi.ComponentResource):
             batch_size=repair.batch_size,
             function_response_types=[REPORT_BATCH_ITEM_FAILURES],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.role_policy]),
+        )
+
+    def _create_function(
+        self,
+        function: str,
+        spec: StreamSpec,
+        stream_arn: pulumi.Input[str],
+        failures: aws.sqs.Queue,
+        args: StreamConsumersArgs,
+    ) -> HandlerFunction:
+        """A function of this stream; the wiring table decides which of its ARNs it may use."""
+        return HandlerFunction(
+            f"{self._base}-{function}",
+            HandlerFunctionArgs(
+                spec=args.wiring.function(function),
+                wiring=args.wiring,
+                runtime=args.runtime,
+                table_arns=args.table_arns,
+                stream_arns={spec.table: stream_arn},
+                failure_queue_arns={spec.failure_queue: failures.arn},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
