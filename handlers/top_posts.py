@@ -38,7 +38,6 @@ deleted from the reader by hand stays in the item until the item is deleted
 
 from __future__ import annotations
 
-import argparse
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -181,6 +180,8 @@ def rebuild(ddb: Any, reader_table: str, top_table: str) -> Top:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import argparse  # noqa: PLC0415 - the operator's command only: replicate's and stats' cold starts skip it
+
     parser = argparse.ArgumentParser(
         prog="python -m handlers.top_posts",
         description="Fill a stack's top-posts item from its reader table (safe while the stack runs).",
