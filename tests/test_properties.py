@@ -129,8 +129,10 @@ def test_referrer_reduced_to_a_short_normal_origin_or_not_counted(raw: str) -> N
     referrer = external_referrer(raw, set())
     if referrer is None:
         return
+    # The shape admits no "@", "/", "?" or "#" after the scheme: userinfo, path, query and
+    # fragment never reach the origin. (Looking for words such as "utm" instead failed
+    # whenever a generated host spelled them.)
     assert ORIGIN.match(referrer), referrer
-    assert "secret" not in referrer and "utm" not in referrer
     # A DynamoDB partition key holds at most 2,048 bytes; an origin is short ASCII.
     assert len(referrer.encode("utf-8")) <= 300
     assert origin_of(referrer) == referrer and normalise_origin(referrer) == referrer
