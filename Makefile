@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser dev test reliability lint format bench clean
+.PHONY: install browser dev test reliability mutation lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,13 @@ test: install browser lint
 reliability: install
 	RELIABILITY_PROFILE=full $(PY) -m pytest -q -s tests/reliability
 
+# Mutation testing of the counting core, one module at a time (slow: not part of `make test`).
+# MUTATION_CHILDREN workers; MUTATION_MODULES="handlers/ledger.py ..." runs some modules only.
+MUTATION_CHILDREN ?= 1
+MUTATION_MODULES ?=
+mutation: install
+	$(PY) tests/mutation_score.py --max-children $(MUTATION_CHILDREN) $(MUTATION_MODULES)
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -43,4 +50,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pulumi-build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pulumi-build .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
