@@ -20,6 +20,8 @@ from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, classify
         ("/pages/about?a=1#x?y", "/pages/about"),
         ("https://blog.example.com", "/"),
         ("https://blog.example.com?utm=x", "/"),
+        ("/pages/about/", "/pages/about"),
+        ("/tags/X//", "/tags/X"),
     ],
 )
 def test_pages_normalise_path_drops_every_query_and_fragment(current_page: str, path: str) -> None:
