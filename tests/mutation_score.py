@@ -87,7 +87,9 @@ def scores() -> dict[str, Score]:
 
 
 def explained() -> set[str]:
-    return set(re.findall(r"`(handlers\.[^`\s]+__mutmut_\d+)`", NOTE.read_text())) if NOTE.exists() else set()
+    """The mutant names under the note's "Equivalent survivors" heading."""
+    text = NOTE.read_text().partition("## Equivalent survivors")[2] if NOTE.exists() else ""
+    return set(re.findall(r"`(handlers\.[^`\s]+__mutmut_\d+)`", text))
 
 
 def report(paths: list[str], found: dict[str, Score], seconds: dict[str, float]) -> None:
