@@ -14,7 +14,7 @@ PYTHON312 ?= $(shell .ci/find-python 3.12)
 # runs the handlers; the local stack, browser and reliability tests run on 3.11 only.
 TESTS312 := tests/pulumi $(wildcard tests/test_*.py)
 
-.PHONY: install install-py312 browser dev test test-py312 reliability lint format bench clean
+.PHONY: install install-py312 browser dev test test-py312 reliability mutation lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -60,6 +60,13 @@ test-py312:
 reliability: install
 	RELIABILITY_PROFILE=full $(PY) -m pytest -q -s tests/reliability
 
+# Mutation testing of the counting core, one module at a time (slow: not part of `make test`).
+# MUTATION_CHILDREN workers; MUTATION_MODULES="handlers/ledger.py ..." runs some modules only.
+MUTATION_CHILDREN ?= 1
+MUTATION_MODULES ?=
+mutation: install
+	$(PY) tests/mutation_score.py --max-children $(MUTATION_CHILDREN) $(MUTATION_MODULES)
+
 # mypy twice: for 3.11 (the oldest Python supported) and against Lambda's 3.12 stubs,
 # where some deprecations (shutil.rmtree's onerror, ...) exist only.
 lint: install
@@ -77,4 +84,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(VENV312) .pulumi-build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV312) .pulumi-build .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

@@ -115,6 +115,18 @@ def test_counter_duplicate_sns_delivery_same_event_id_counted_once(cloud: Cloud)
     assert counts(cloud) == (1, 1)
 
 
+def test_counter_in_batch_duplicate_before_other_views_counts_every_later_view(cloud: Cloud) -> None:
+    """The duplicate sorts first (earliest received): every view after it in the batch
+    still counts, none is dropped unreported (SQS would delete it)."""
+    start = now_ms() - 10_000
+    dup = view_event(event_id="twice", receivedAt=start)
+    later = [view_event(receivedAt=start + i) for i in range(1, 4)]
+    later += [view_event(receivedAt=start + 10, articleId="other", articleTitle="Other")]
+    records = [sqs_record(dup), sqs_record(dup)] + [sqs_record(e) for e in later]
+    assert failures(counter.handler(sqs_event(records), None)) == []
+    assert counts(cloud) == (4, 4) and counts(cloud, "other") == (1, 1)
+
+
 def test_counter_throttled_write_reports_exactly_its_messages(cloud: Cloud) -> None:
     def for_other(params: dict[str, Any]) -> bool:
         return any(i.get("Update", {}).get("Key") == {"articleId": {"S": "other"}} for i in params["TransactItems"])

@@ -71,6 +71,37 @@ def test_ledger_every_delivery_order_sends_the_identical_transactions() -> None:
     assert post["TransactItems"][0]["Update"]["ExpressionAttributeValues"][":s0"] == {"S": "Same time, smaller id"}
 
 
+def test_ledger_in_batch_duplicate_before_other_views_leaves_every_later_view_counted() -> None:
+    """A second delivery of an eventId that sorts first must not end the batch: every
+    later view is still in a write, and the copy is set apart as a duplicate."""
+    first = delivered("m1", event_id="e-0", receivedAt=NOW - 9_000)
+    copy = delivered("m2", event_id="e-0", receivedAt=NOW - 9_000)
+    later = [delivered(f"m{i}", event_id=f"e-{i}", receivedAt=NOW - 9_000 + i) for i in range(3, 8)]
+    later.append(delivered("m8", event_id="e-8", receivedAt=NOW - 100, articleId="other"))
+    writes = aggregate([*later, copy, first], view_increment)
+    counted = {m for w in writes for m in w.message_ids}
+    # Every later view is in a write, and exactly one of the two copies (the other is
+    # already counted by it, so SQS may delete it).
+    assert counted - {"m1", "m2"} == {f"m{i}" for i in range(3, 9)}
+    assert len(counted & {"m1", "m2"}) == 1
+    assert sorted(w.adds["totalViews"] for w in writes) == [1, 6]
+
+
+def test_ledger_every_delivery_is_counted_or_a_duplicate_wherever_the_copies_sit() -> None:
+    rng = random.Random(17)
+    for _ in range(50):
+        events = [delivered(f"m{i}", event_id=f"e-{i}", receivedAt=NOW - rng.randrange(5_000)) for i in range(10)]
+        copies = [Delivered(f"c{i}", d.event) for i, d in enumerate(rng.sample(events, 3))]
+        batch = events + copies
+        rng.shuffle(batch)
+        writes = aggregate(batch, view_increment)
+        counted = [m for w in writes for m in w.message_ids]
+        assert len(counted) == len(set(counted)) == 10 and set(counted) <= {d.message_id for d in batch}
+        counted_ids = sorted(d.event.eventId for w in writes for d in w.deliveries)
+        assert counted_ids == sorted(d.event.eventId for d in events)
+        assert sum(w.adds["totalViews"] for w in writes) == 10
+
+
 def test_ledger_split_of_a_hot_key_does_not_depend_on_delivery_order() -> None:
     deliveries = [delivered(f"m{i}", receivedAt=NOW - i, unique=i % 3 == 0) for i in range(150)]
     expected = requests_for(deliveries)

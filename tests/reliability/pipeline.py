@@ -9,6 +9,10 @@ until SQS redrives it to the DLQ after maxReceiveCount deliveries. Faults are
 transient: they are injected only while every message of the batch has been delivered
 at most FAULTY_DELIVERIES times, so a valid view always gets clean deliveries left and
 only a poison message may end in a DLQ.
+
+Every scenario also puts copies of some messages (SNS delivered them twice: a new
+message, the same eventId) at random places inside the batch being consumed, and
+after each invocation checks that every message of the batch is counted or reported.
 """
 
 from __future__ import annotations
@@ -21,12 +25,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
+from pydantic import ValidationError
 from support.aws import Cloud
 from support.events import sqs_event, sqs_record, ws_message
 from support.faults import fail
 
 from handlers import aws, replicate, views
-from handlers.wiring import WIRING
+from handlers.counter import view_increment
+from handlers.ledger import KeyOf, marker_id
+from handlers.referrers import referrer_increment
+from handlers.schema import ViewEvent
+from handlers.sqs import Delivered
+from handlers.wiring import COUNTED_EVENTS, WIRING
 
 from .messages import REFERRERS
 
@@ -41,7 +51,7 @@ POISON_BODIES = [
     json.dumps({"eventId": "p2", "eventType": "post_view", "unique": True, "articleId": "bad id with spaces"}),
 ]
 
-SCENARIOS = {
+BASE_SCENARIOS: dict[str, set[str]] = {
     "poison": set(),
     "throttling": {"throttle"},
     "server_errors": {"server_error"},
@@ -63,6 +73,9 @@ SCENARIOS = {
         "replicate_throttle",
     },
 }
+# Copies inside a batch fire in every scenario: a copy sorted before other views must
+# never end the batch early (issue 17: `continue` -> `break` in ledger.aggregate).
+SCENARIOS = {name: kinds | {"in_batch_duplicate"} for name, kinds in BASE_SCENARIOS.items()}
 
 
 class LambdaTimeout(Exception):
@@ -175,6 +188,9 @@ class Drained:
     """Every SQS message the driver saw, by messageId."""
     poison_ids: set[str] = field(default_factory=set)
     invocations: int = 0
+    in_batch_copies: int = 0
+    unaccounted: list[str] = field(default_factory=list)
+    """Messages an invocation neither counted nor reported (must stay empty)."""
 
 
 def send_poison(cloud: Cloud, drained: Drained) -> None:
@@ -192,6 +208,67 @@ def invoke(handler: Any, event: dict[str, Any], ids: list[str]) -> set[str]:
         return set(ids)
 
 
+def insert_copies(records: list[dict[str, Any]], rng: random.Random, drained: Drained) -> list[dict[str, Any]]:
+    """The batch with copies (new messageId, same body) of up to three of its messages,
+    each at a random position: SNS delivered those twice and both landed in this batch."""
+    batch = list(records)
+    for original in rng.sample(records, rng.randint(1, min(3, len(records)))):
+        drained.in_batch_copies += 1
+        batch.insert(rng.randrange(len(batch) + 1), sqs_record(original["body"], f"copy-{drained.in_batch_copies}"))
+    return batch
+
+
+def counted_or_reported(cloud: Cloud, queue: str, records: list[dict[str, Any]], failed: set[str]) -> list[str]:
+    """The messageIds of the batch that were neither reported nor counted. A message not
+    reported is deleted by SQS, so its view must have its marker by now, or have nothing
+    to count, or share its eventId with a reported message of the batch (which comes back)."""
+    key_of: KeyOf = referrer_increment if queue == "referrer" else view_increment
+    purpose = "referrer" if queue == "referrer" else "views"
+    events: dict[str, ViewEvent | None] = {}
+    for record in records:
+        try:
+            events[record["messageId"]] = ViewEvent.model_validate_json(record["body"])
+        except ValidationError:
+            events[record["messageId"]] = None
+    retried = {e.eventId for m, e in events.items() if m in failed and e is not None}
+    missing: list[str] = []
+    for message_id, event in events.items():
+        if message_id in failed:
+            continue
+        if event is None:
+            missing.append(message_id)  # poison must be reported
+            continue
+        if event.eventId in retried or key_of(Delivered(message_id, event)) is None:
+            continue
+        marker = marker_id(purpose, event.eventId)
+        item = cloud.ddb.get_item(
+            TableName=cloud.table(COUNTED_EVENTS), Key={"markerId": {"S": marker}}, ConsistentRead=True
+        )
+        if "Item" not in item:
+            missing.append(message_id)
+    return missing
+
+
+def consume(cloud: Cloud, queue: str, handler: Any, records: list[dict[str, Any]], drained: Drained) -> set[str]:
+    """One invocation, checked: every message of the batch counted or reported."""
+    failed = invoke(handler, sqs_event(records), [r["messageId"] for r in records])
+    drained.invocations += 1
+    drained.unaccounted += counted_or_reported(cloud, queue, records, failed)
+    return failed
+
+
+def resend_reported_copies(
+    cloud: Cloud, url: str, records: list[dict[str, Any]], failed: set[str], drained: Drained
+) -> None:
+    """A copy inside a batch is an SQS message too: reported, it comes back."""
+    poison = {r["body"] for r in records if r["messageId"] in drained.poison_ids}
+    for record in records:
+        if record["messageId"].startswith("copy-") and record["messageId"] in failed:
+            resent = cloud.sqs.send_message(QueueUrl=url, MessageBody=record["body"])["MessageId"]
+            if record["body"] in poison:
+                drained.poison_ids.add(resent)  # a copy of a poison message is poison too
+
+
 def drain(cloud: Cloud, plan: Plan, rng: random.Random, drained: Drained, max_rounds: int = 10_000) -> None:
     consumers = {q.name: importlib.import_module(WIRING.function(q.function).module).handler for q in WIRING.queues}
     for _ in range(max_rounds):
@@ -204,7 +281,6 @@ def drain(cloud: Cloud, plan: Plan, rng: random.Random, drained: Drained, max_ro
             if not messages:
                 continue
             busy = True
-            ids = [m["MessageId"] for m in messages]
             records = [sqs_record(m["Body"], m["MessageId"]) for m in messages]
             for record, message in zip(records, messages, strict=True):
                 record["attributes"]["ApproximateReceiveCount"] = message["Attributes"]["ApproximateReceiveCount"]
@@ -215,12 +291,13 @@ def drain(cloud: Cloud, plan: Plan, rng: random.Random, drained: Drained, max_ro
                 copy_id = cloud.sqs.send_message(QueueUrl=url, MessageBody=copy["Body"])["MessageId"]
                 if copy["MessageId"] in drained.poison_ids:
                     drained.poison_ids.add(copy_id)  # a copy of a poison message is poison too
-            failed = invoke(handler, sqs_event(records), ids)
-            drained.invocations += 1
+            if plan.fire("in_batch_duplicate"):
+                records = insert_copies(records, rng, drained)
+            failed = consume(cloud, queue, handler, records, drained)
             if plan.fire("duplicate_invocation"):  # the same batch delivered twice: either success deletes
-                failed &= invoke(handler, sqs_event(records), ids)
-                drained.invocations += 1
+                failed &= consume(cloud, queue, handler, records, drained)
             plan.active = False
+            resend_reported_copies(cloud, url, records, failed, drained)
             for message in messages:
                 delivery = drained.messages[message["MessageId"]]
                 if message["MessageId"] in failed:
