@@ -4,6 +4,8 @@ WebSocketGateway --routes--> functions --publish--> ViewEventBus --queues--> cou
                                                                               |
 CountStore: tables <----------------------------------------------------------+
 StreamConsumers: PostCountWriter --stream--> replicate --> PostCountReader, TopPosts
+                 count tables --streams--> series --> Series (hourly history) --> OwnerAlerts
+OperationalAlarms: dead-letter and on-failure queues, function errors --> OwnerAlerts
 """
 
 import json
@@ -11,16 +13,25 @@ from pathlib import Path
 
 import pulumi
 
+from components.alarms import OperationalAlarms, OperationalAlarmsArgs
 from components.api_gateway_account import ApiGatewayAccount, ApiGatewayAccountArgs
 from components.config import parse_config
 from components.count_store import CountStore, CountStoreArgs
 from components.function import HandlerRuntime
 from components.handler_package import HandlerPackage, HandlerPackageArgs
+from components.owner_alerts import OwnerAlerts, OwnerAlertsArgs
 from components.stream_consumers import StreamConsumers, StreamConsumersArgs
 from components.view_event_bus import ViewEventBus, ViewEventBusArgs
 from components.websocket_gateway import WebSocketGateway, WebSocketGatewayArgs
 from handlers.pages import DEFAULT_PAGE_RULES, page_rules_json
-from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_TOPIC_ARN, WIRING
+from handlers.wiring import (
+    ENV_ALERT_TOPIC_ARN,
+    ENV_ALERT_VIEWS_PER_HOUR,
+    ENV_ALLOWED_ORIGINS,
+    ENV_PAGE_RULES,
+    ENV_TOPIC_ARN,
+    WIRING,
+)
 
 ROOT = Path(__file__).resolve().parent
 
@@ -46,10 +57,25 @@ runtime = HandlerRuntime(
     },
 )
 
+# No address, no topic: nothing would read it.
+alerts = OwnerAlerts("alerts", OwnerAlertsArgs(prefix=prefix, email=config.alerts.email)) if config.alerts else None
+alert_topic_arn = alerts.topic_arn if alerts else None
+
 store = CountStore("counts", CountStoreArgs(wiring=WIRING, runtime=runtime, protect=config.protect))
 StreamConsumers(
     "streams",
-    StreamConsumersArgs(wiring=WIRING, runtime=runtime, table_arns=store.table_arns, stream_arns=store.stream_arns),
+    StreamConsumersArgs(
+        wiring=WIRING,
+        runtime=runtime.with_env(
+            **{
+                ENV_ALERT_TOPIC_ARN: alert_topic_arn or "",
+                ENV_ALERT_VIEWS_PER_HOUR: str(config.alerts.views_per_hour if config.alerts else 0),
+            }
+        ),
+        table_arns=store.table_arns,
+        stream_arns=store.stream_arns,
+        alert_topic_arn=alert_topic_arn,
+    ),
 )
 
 bus = ViewEventBus(
@@ -80,3 +106,11 @@ pulumi.export("consoleUrl", gateway.console_url)
 pulumi.export("tableNames", store.table_names)
 pulumi.export("topicArn", bus.topic_arn)
 pulumi.export("deadLetterQueueUrls", bus.dead_letter_queue_urls)
+
+alarms = (
+    OperationalAlarms("alarms", OperationalAlarmsArgs(wiring=WIRING, prefix=prefix, topic_arn=alert_topic_arn))
+    if alert_topic_arn is not None
+    else None
+)
+pulumi.export("alertTopicArn", alert_topic_arn)
+pulumi.export("alarmNames", alarms.alarm_names if alarms else [])

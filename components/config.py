@@ -46,6 +46,7 @@ EXAMPLES = {
     "protect": "true",
     "accessLogs": "true",
     "createApiGatewayAccount": "false",
+    "alerts": "{email: owner@example.com, viewsPerHour: 500}",
 }
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -79,6 +80,16 @@ class Batching:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """Where the owner hears of a post taking off, and of anything an operator must see."""
+
+    email: str
+    """The address subscribed to the alert topic (AWS mails it a confirmation link first)."""
+    views_per_hour: int = 0
+    """Views of one post or page within an hour that send one alert; 0: alarms only."""
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything a stack may configure; built only by parse_config."""
 
@@ -99,6 +110,9 @@ class StackConfig:
     so a fresh account deploys)."""
     create_api_gateway_account: bool
     """Create the account-wide API Gateway CloudWatch role (one stack per account and region)."""
+    alerts: Alerts | None = None
+    """The alert topic, its e-mail subscription and the alarms; None: no topic and no alarms
+    (an alarm nobody reads is noise)."""
 
 
 Getter = Callable[[str], str | None]
@@ -158,6 +172,18 @@ class _Batching(BaseModel):
         return self
 
 
+# An e-mail address as SNS's email protocol takes it: one @, no spaces, a dotted domain.
+_EMAIL = r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+
+
+class _Alerts(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    email: Annotated[
+        StrictStr, Field(max_length=254, pattern=_EMAIL, description="an e-mail address such as owner@example.com")
+    ]
+    viewsPerHour: Annotated[int, Ge(0), Le(100_000_000)] = 0
+
+
 class _StackConfig(BaseModel):
     """The stack's keys as Pulumi stores them; fields in the order their errors are reported."""
 
@@ -170,6 +196,7 @@ class _StackConfig(BaseModel):
     protect: StrictBool = False
     accessLogs: StrictBool = False
     createApiGatewayAccount: StrictBool = False
+    alerts: _Alerts | None = None
 
 
 # What a key's value must be, when the value itself (not a field inside it) is wrong.
@@ -181,6 +208,7 @@ _WHOLE = {
     "protect": "must be true or false, got {value!r}",
     "accessLogs": "must be true or false, got {value!r}",
     "createApiGatewayAccount": "must be true or false, got {value!r}",
+    "alerts": "must be an object with email (and optionally viewsPerHour)",
 }
 _ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
 
@@ -188,6 +216,8 @@ _ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
 def _rule(model: type[BaseModel], field: str) -> str:
     """`a positive integer`, `an integer from 2 to 1000`: read off the field's own constraints."""
     info = model.model_fields[field]
+    if info.description:
+        return info.description
     bounds = {type(m): m for m in info.metadata}
     if Ge in bounds and Le in bounds:
         return f"an integer from {bounds[Ge].ge} to {bounds[Le].le}"
@@ -207,7 +237,7 @@ def _message(error: ErrorDetails, errors: list[ErrorDetails]) -> tuple[str, str]
         return key, f"unknown field(s) {unknown}"
     if key in _ITEM:
         return key, _ITEM[key].format(value=value)
-    models: dict[str, type[BaseModel]] = {"throttling": _Throttling, "batching": _Batching}
+    models: dict[str, type[BaseModel]] = {"throttling": _Throttling, "batching": _Batching, "alerts": _Alerts}
     if key in models and inside[0] in models[key].model_fields:
         return key, f"{inside[0]} must be {_rule(models[key], inside[0])}, got {value!r}"
     return key, describe({**error, "loc": tuple(inside)})
@@ -260,4 +290,5 @@ def parse_config(get: Getter) -> StackConfig:
         protect=config.protect,
         access_logs=config.accessLogs,
         create_api_gateway_account=config.createApiGatewayAccount,
+        alerts=None if config.alerts is None else Alerts(config.alerts.email, config.alerts.viewsPerHour),
     )

@@ -68,6 +68,10 @@ def publish_statement(topic_arn: str) -> Statement:
     return {"Sid": "PublishViewEvents", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]}
 
 
+def publish_alerts_statement(topic_arn: str) -> Statement:
+    return {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]}
+
+
 def consume_queues_statement(queue_arns: Sequence[str]) -> Statement:
     """What the SQS event source mapping needs, on the function's own queues only."""
     return {
@@ -149,6 +153,8 @@ class StackArns:
     """Logical table name -> its stream's ARN."""
     failure_queues: Mapping[str, str] = field(default_factory=dict)
     """StreamSpec.failure_queue -> queue ARN."""
+    alert_topic: str | None = None
+    """The owner's alert topic; None when the stack has no alert address."""
 
 
 def _arn(arns: Mapping[str, str], name: str, function: str, what: str) -> str:
@@ -180,6 +186,9 @@ def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> 
         if not arns.topic:
             raise ValueError(f"function {name} publishes but was given no topic ARN")
         statements.append(publish_statement(arns.topic))
+    if spec.alerts and arns.alert_topic:
+        # Without a topic the function is told so (an empty ALERT_TOPIC_ARN) and publishes nothing.
+        statements.append(publish_alerts_statement(arns.alert_topic))
     consumed = [_arn(arns.queues, q.name, name, "consumes queue") for q in wiring.queues if q.function == name]
     consumed += [_arn(arns.failure_queues, s.failure_queue, name, "consumes queue") for s in repairs]
     if consumed:

@@ -32,6 +32,8 @@ class StreamConsumersArgs:
     """Logical table name -> ARN, for the functions' table grants."""
     stream_arns: Mapping[str, pulumi.Input[str]]
     """Logical table name -> its stream's ARN (CountStore.stream_arns)."""
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """The owner's alert topic (OwnerAlerts), for the functions that may alert; None: no alerts."""
 
 
 class StreamConsumers(pulumi.ComponentResource):
@@ -61,6 +63,8 @@ class StreamConsumers(pulumi.ComponentResource):
             function_name=consumer.function_arn,
             starting_position=STARTING_POSITION,
             batch_size=spec.batch_size,
+            # Unset rather than 0 when the wiring table asks for none, so no mapping shows a diff.
+            maximum_batching_window_in_seconds=spec.maximum_batching_window_seconds or None,
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=spec.maximum_retry_attempts,
             maximum_record_age_in_seconds=spec.maximum_record_age_seconds,
@@ -144,6 +148,7 @@ class StreamConsumers(pulumi.ComponentResource):
                 table_arns=args.table_arns,
                 stream_arns={spec.table: stream_arn},
                 failure_queue_arns={spec.failure_queue: failures.arn},
+                alert_topic_arn=args.alert_topic_arn,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

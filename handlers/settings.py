@@ -17,6 +17,8 @@ from functools import cache
 from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
 from handlers.wiring import (
+    ENV_ALERT_TOPIC_ARN,
+    ENV_ALERT_VIEWS_PER_HOUR,
     ENV_ALLOWED_ORIGINS,
     ENV_ENDPOINT_URL,
     ENV_PAGE_RULES,
@@ -37,6 +39,10 @@ class Settings:
     allowed_origins: frozenset[str]
     page_rules: tuple[PageRule, ...]
     endpoint_url: str | None
+    alert_topic_arn: str = ""
+    """The owner's alert topic; empty: no alerts."""
+    alert_views_per_hour: int = 0
+    """Views of a post or page within an hour that send an alert; 0: none."""
 
     def table(self, logical_name: str) -> str:
         return physical_table_name(self.stack, logical_name)
@@ -59,6 +65,17 @@ def parse_allowed_origins(raw: str) -> frozenset[str]:
     return frozenset(origins)
 
 
+def parse_views_per_hour(raw: str) -> int:
+    """A whole number of views, 0 (or nothing) for no alerts."""
+    if not raw:
+        return 0
+    if not raw.isdigit() or not raw.isascii():
+        raise SettingsError(
+            f"{ENV_ALERT_VIEWS_PER_HOUR}: expected a whole number of views such as 500, got {raw[:20]!r}"
+        )
+    return int(raw)
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Pure: an environment mapping to Settings, or SettingsError naming the variable."""
     stack = env.get(ENV_STACK, "")
@@ -75,6 +92,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         allowed_origins=parse_allowed_origins(env.get(ENV_ALLOWED_ORIGINS, "")),
         page_rules=page_rules,
         endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
+        alert_topic_arn=env.get(ENV_ALERT_TOPIC_ARN, ""),
+        alert_views_per_hour=parse_views_per_hour(env.get(ENV_ALERT_VIEWS_PER_HOUR, "")),
     )
 
 

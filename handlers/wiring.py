@@ -27,6 +27,10 @@ ENV_TOPIC_ARN = "TOPIC_ARN"
 ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_PAGE_RULES = "PAGE_RULES"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
+"""The owner's alert topic; empty when the stack has no alert address (no alerts)."""
+ENV_ALERT_VIEWS_PER_HOUR = "ALERT_VIEWS_PER_HOUR"
+"""Views of one post or page within an hour that send an alert; 0 sends none."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class TableSpec:
     """Stream NEW_IMAGE records to the stream consumer named in STREAMS."""
     ttl_attribute: str | None = None
     """Epoch-seconds attribute after which DynamoDB deletes the item (free)."""
+    stream_view: str = "NEW_IMAGE"
+    """The stream's view type when `stream` is on (NEW_AND_OLD_IMAGES when a reader needs
+    the count before the update, as the series consumer does for the Referrer table)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class FunctionSpec:
     """Publishes to the view-event topic (sns:Publish on that topic only)."""
     timeout_seconds: int = 10
     memory_mb: int = 256
+    alerts: bool = False
+    """Publishes to the owner's alert topic (sns:Publish on it only, when the stack has one)."""
     reply_calls: int = 0
     """Sequential AWS calls, at most, before the function replies to a WebSocket frame; its
     timeout must cover their worst case (handlers.aws.worst_case_seconds) and the reply."""
@@ -120,6 +129,8 @@ class StreamSpec:
     maximum_record_age_seconds: int = 3600
     repair: RepairSpec | None = None
     """Who consumes the on-failure queue; None leaves failures there for an operator."""
+    maximum_batching_window_seconds: int = 0
+    """Seconds Lambda gathers records before invoking (0..300): fewer, larger batches."""
 
     @property
     def failure_queue(self) -> str:
@@ -160,9 +171,38 @@ COUNTED_EVENTS = "CountedEvents"
 """Exactly-once ledger: one marker per (consumer, eventId), expired by TTL."""
 TOP_POSTS = "TopPosts"
 """One bounded item: the most viewed posts, kept by replicate (handlers/top_posts.py)."""
+SERIES = "Series"
+"""Hourly and daily snapshots of the counts, kept by the series consumers (handlers/series.py)."""
 
 _COUNT_WRITE = ("dynamodb:UpdateItem",)
 _MARKER_WRITE = ("dynamodb:PutItem",)
+
+
+# The series consumers: one function per stream (a role covers one stream, and each
+# stream's on-failure queue is named after its function), all running handlers.series.
+# Posts and pages may alert the owner: they read back the previous hour's snapshot and
+# the hour's referrers (Query), claim an alert once (PutItem) and release a claim whose
+# publish failed (DeleteItem).
+SERIES_POSTS = "series-posts"
+SERIES_PAGES = "series-pages"
+SERIES_REFERRERS = "series-referrers"
+_SERIES_ALERTING = ("dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+SERIES_BATCHING_WINDOW_SECONDS = 10
+"""The series mappings gather records this long: a post's views within it cost one write
+(bench: the Series write units per view). Only the report and alerts wait for it; the hour
+a view belongs to is its record's, not the batch's."""
+
+
+def _series(name: str, alerting: bool) -> FunctionSpec:
+    return FunctionSpec(
+        name=name,
+        module="handlers.series",
+        # The referrers' consumer keeps hourly referrer items only when alerts are on.
+        env=(ENV_ALERT_TOPIC_ARN, ENV_ALERT_VIEWS_PER_HOUR) if alerting else (ENV_ALERT_VIEWS_PER_HOUR,),
+        tables=(TableGrant(SERIES, _SERIES_ALERTING if alerting else ("dynamodb:UpdateItem",)),),
+        alerts=alerting,
+        timeout_seconds=30,
+    )
 
 
 def _counter(name: str, table: str, module: str = "handlers.counter") -> FunctionSpec:
@@ -176,12 +216,13 @@ def _counter(name: str, table: str, module: str = "handlers.counter") -> Functio
 
 WIRING = Wiring(
     tables=(
-        TableSpec(HOME_AND_PROFILE, hash_key="pageName"),
+        TableSpec(HOME_AND_PROFILE, hash_key="pageName", stream=True),
         TableSpec(POST_COUNT_WRITER, hash_key="articleId", stream=True),
         TableSpec(POST_COUNT_READER, hash_key="articleId"),
-        TableSpec(REFERRER, hash_key="referrer", range_key="target"),
+        TableSpec(REFERRER, hash_key="referrer", range_key="target", stream=True, stream_view="NEW_AND_OLD_IMAGES"),
         TableSpec(COUNTED_EVENTS, hash_key="markerId", ttl_attribute="expiresAt"),
         TableSpec(TOP_POSTS, hash_key="listId"),
+        TableSpec(SERIES, hash_key="seriesKey", range_key="bucket"),
     ),
     functions=(
         FunctionSpec("connect", "handlers.connect", env=(ENV_ALLOWED_ORIGINS,)),
@@ -242,6 +283,9 @@ WIRING = Wiring(
             ),
             timeout_seconds=60,
         ),
+        _series(SERIES_POSTS, alerting=True),
+        _series(SERIES_PAGES, alerting=True),
+        _series(SERIES_REFERRERS, alerting=False),
     ),
     routes=(
         RouteSpec("$connect", "connect", replies=False),
@@ -258,7 +302,14 @@ WIRING = Wiring(
         # delivered here, so the views function stays one publish per view.
         QueueSpec("referrer", {HAS_REFERRER_ATTRIBUTE: ["true"]}, "referrer-counter"),
     ),
-    streams=(StreamSpec(POST_COUNT_WRITER, "replicate", repair=RepairSpec("replicate-repair")),),
+    streams=(
+        StreamSpec(POST_COUNT_WRITER, "replicate", repair=RepairSpec("replicate-repair")),
+        # Skipped series records wait in their on-failure queues for an operator (an alarm
+        # names them): a later record of the same key carries its running total anyway.
+        StreamSpec(POST_COUNT_WRITER, SERIES_POSTS, maximum_batching_window_seconds=SERIES_BATCHING_WINDOW_SECONDS),
+        StreamSpec(HOME_AND_PROFILE, SERIES_PAGES, maximum_batching_window_seconds=SERIES_BATCHING_WINDOW_SECONDS),
+        StreamSpec(REFERRER, SERIES_REFERRERS, maximum_batching_window_seconds=SERIES_BATCHING_WINDOW_SECONDS),
+    ),
 )
 
 
@@ -299,5 +350,5 @@ def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:
         "BillingMode": "PAY_PER_REQUEST",
     }
     if spec.stream:
-        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
     return request

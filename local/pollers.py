@@ -140,6 +140,8 @@ class _Shard:
         self.iterator = iterator
         self.pending: list[dict[str, Any]] = []
         self.attempts = 0
+        self.gathering_since: float | None = None
+        """When the first pending record was read, while a batching window gathers more."""
 
 
 class StreamPoller(threading.Thread):
@@ -188,16 +190,30 @@ class StreamPoller(threading.Thread):
 
     def _step(self, shard_id: str, shard: _Shard) -> bool:
         """Read (if nothing is pending) and deliver one batch; True when there was work."""
-        if not shard.pending and shard.iterator is not None:
-            response = self.streams.get_records(ShardIterator=shard.iterator, Limit=self.spec.batch_size)
-            shard.pending = list(response.get("Records", []))
+        if shard.iterator is not None and (not shard.pending or self._gathering(shard)):
+            response = self.streams.get_records(
+                ShardIterator=shard.iterator, Limit=self.spec.batch_size - len(shard.pending)
+            )
+            shard.pending += list(response.get("Records", []))
             shard.iterator = response.get("NextShardIterator")
         if not shard.pending:
             if shard.iterator is None:
                 del self.shards[shard_id]  # a closed shard, fully read
             return False
+        if self._gathering(shard):
+            return False
+        shard.gathering_since = None
         self._deliver(shard, shard.pending[: self.spec.batch_size])
         return True
+
+    def _gathering(self, shard: _Shard) -> bool:
+        """Lambda's batching window: a first delivery waits for a full batch or the window's end."""
+        window = self.spec.maximum_batching_window_seconds
+        if not window or shard.attempts or not shard.pending or len(shard.pending) >= self.spec.batch_size:
+            return False
+        if shard.gathering_since is None:
+            shard.gathering_since = time.monotonic()
+        return shard.iterator is not None and time.monotonic() - shard.gathering_since < window
 
     def _deliver(self, shard: _Shard, records: list[dict[str, Any]]) -> None:
         ids = [sequence_number(r) for r in records]

@@ -20,6 +20,20 @@ ACCOUNT = "eu-west-1:123456789012"
 LOGS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 CONSUME = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
 STREAM = "dynamodb:table/{stack}-PostCountWriter/stream/2025-01-01T00:00:00.000"
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+SERIES = "dynamodb:table/{stack}-Series"
+# Posts and pages may alert: previous snapshot and hourly referrers (Query), the alert's claim
+# (PutItem) and its release after a failed publish (DeleteItem). No sns:Publish without a topic.
+SERIES_ALERTING = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+
+
+def _series(function: str, table: str, actions: list[str]) -> list[tuple[str, list[str], str]]:
+    return [
+        ("SeriesAccess", actions, SERIES),
+        ("ReadStream", STREAM_READ, f"dynamodb:table/{{stack}}-{table}/stream/2025-01-01T00:00:00.000"),
+        ("SendFailedRecords", ["sqs:SendMessage"], f"sqs:{{prefix}}-{function}-failures"),
+    ]
+
 
 # function -> (Sid, actions, resource) after WriteOwnLogs, in order. Resources are
 # "<service>:<resource>" with {stack} and {prefix} (blog-analytics-<stack>) filled in.
@@ -68,6 +82,9 @@ EXPECTED: dict[str, list[tuple[str, list[str], str]]] = {
         ("ConsumeOwnQueue", CONSUME, "sqs:{prefix}-replicate-failures"),
         ("RereadStreamRecords", ["dynamodb:GetRecords", "dynamodb:GetShardIterator"], STREAM),
     ],
+    "series-posts": _series("series-posts", "PostCountWriter", SERIES_ALERTING),
+    "series-pages": _series("series-pages", "HomeAndProfile", SERIES_ALERTING),
+    "series-referrers": _series("series-referrers", "Referrer", ["dynamodb:UpdateItem"]),
 }
 
 

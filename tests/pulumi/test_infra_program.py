@@ -317,7 +317,7 @@ def test_store_ttl_and_streams_follow_the_wiring_table(stack: StackGraph) -> Non
         else:
             assert table.get("ttl") is None, spec.name
         assert bool(table.get("streamEnabled")) is spec.stream, spec.name
-        assert table.get("streamViewType") == ("NEW_IMAGE" if spec.stream else None), spec.name
+        assert table.get("streamViewType") == (spec.stream_view if spec.stream else None), spec.name
 
 
 def test_store_prod_tables_are_protected(prod: StackGraph) -> None:
@@ -338,8 +338,13 @@ def test_store_stream_mapping_has_bounded_retries_bisect_and_an_on_failure_queue
     stack_name = _stack_of(stack)
     for spec in WIRING.streams:
         writer = f"table/{stack_name}-{spec.table}/stream/"
-        (mapping,) = [m for m in stack.of_type(MAPPING) if writer in m["eventSourceArn"]]
-        assert mapping["functionName"].endswith(f"function:blog-analytics-{stack_name}-{spec.function}")
+        (mapping,) = [
+            m
+            for m in stack.of_type(MAPPING)
+            if writer in m["eventSourceArn"]
+            and m["functionName"].endswith(f"function:blog-analytics-{stack_name}-{spec.function}")
+        ]
+        assert mapping.get("maximumBatchingWindowInSeconds") == (spec.maximum_batching_window_seconds or None)
         assert mapping["startingPosition"] in ("LATEST", "TRIM_HORIZON")
         assert mapping["bisectBatchOnFunctionError"] is True
         assert mapping["maximumRetryAttempts"] == spec.maximum_retry_attempts >= 0
@@ -584,3 +589,14 @@ def test_program_malformed_config_fails_naming_the_key(
         run_stack("stage", _stack_file(tmp_path, "stage", **change))
     assert key in str(failure.value)
     assert "A valid example" in str(failure.value)
+
+
+def test_store_each_stream_has_at_most_two_readers(stack: StackGraph) -> None:
+    """DynamoDB advises at most two Lambda readers per stream shard (DESIGN.md)."""
+    readers = Counter(m["eventSourceArn"] for m in stack.of_type(MAPPING) if "/stream/" in m["eventSourceArn"])
+    assert readers and max(readers.values()) <= 2, readers
+
+
+def test_store_referrer_stream_carries_old_images_for_the_hourly_referrers(stack: StackGraph) -> None:
+    referrer = stack.where(TABLE, name=f"{_stack_of(stack)}-Referrer")
+    assert referrer["streamViewType"] == "NEW_AND_OLD_IMAGES"
