@@ -29,8 +29,9 @@ from pydantic import ValidationError
 from support.aws import Cloud
 from support.events import sqs_event, sqs_record, ws_message
 from support.faults import fail
+from support.series import timed
 
-from handlers import aws, replicate, views
+from handlers import aws, replicate, series, views
 from handlers.counter import view_increment
 from handlers.ledger import KeyOf, marker_id
 from handlers.referrers import referrer_increment
@@ -60,7 +61,7 @@ BASE_SCENARIOS: dict[str, set[str]] = {
     "lambda_timeout_mid_batch": {"lambda_timeout"},
     "duplicate_delivery": {"duplicate_invocation", "duplicate_message"},
     "sns_failure": {"sns"},
-    "stream_replay_with_write_faults": {"replicate_throttle"},
+    "stream_replay_with_write_faults": {"replicate_throttle", "series_throttle"},
     "everything_at_once": {
         "throttle",
         "server_error",
@@ -71,6 +72,7 @@ BASE_SCENARIOS: dict[str, set[str]] = {
         "duplicate_message",
         "sns",
         "replicate_throttle",
+        "series_throttle",
     },
 }
 # Copies inside a batch fire in every scenario: a copy sorted before other views must
@@ -106,6 +108,8 @@ def install_faults(plan: Plan) -> None:
     fail(ddb, "TransactWriteItems", "InternalServerError", status=500, when=lambda _: plan.fire("server_error"))
     fail(sns, "Publish", "InternalError", status=500, when=lambda _: plan.fire("sns"))
     fail(ddb, "PutItem", "ProvisionedThroughputExceededException", when=lambda _: plan.fire("replicate_throttle"))
+    # UpdateItem is the series consumers' write only (the counters transact, replicate puts).
+    fail(ddb, "UpdateItem", "ProvisionedThroughputExceededException", when=lambda _: plan.fire("series_throttle"))
 
     def after_commit(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
         if http_response.status_code != 200:
@@ -326,7 +330,9 @@ def stream_records(cloud: Cloud) -> list[dict[str, Any]]:
     return cloud.stream("PostCountWriter").records
 
 
-def replay_stream(records: list[dict[str, Any]], plan: Plan, rng: random.Random) -> int:
+def replay_stream(
+    records: list[dict[str, Any]], plan: Plan, rng: random.Random, handler: Any = replicate.handler
+) -> int:
     """The stream delivered at least once and out of order, in batches, retried until accepted."""
     replayed = records + rng.sample(records, len(records) // 2)
     rng.shuffle(replayed)
@@ -335,7 +341,7 @@ def replay_stream(records: list[dict[str, Any]], plan: Plan, rng: random.Random)
         batch = replayed[start : start + 7]
         for _ in range(20):
             plan.active = True
-            response = replicate.handler({"Records": batch}, None)
+            response = handler({"Records": batch}, None)
             plan.active = False
             invocations += 1
             failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
@@ -344,4 +350,15 @@ def replay_stream(records: list[dict[str, Any]], plan: Plan, rng: random.Random)
             batch = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]  # Lambda bisects; we narrow
         else:
             raise AssertionError("a stream batch never succeeded")
+    return invocations
+
+
+def replay_series_streams(cloud: Cloud, plan: Plan, rng: random.Random) -> int:
+    """Each series consumer's stream, committed ten minutes apart (so a key spans hours and
+    days), delivered at least once and out of order under the plan's faults."""
+    invocations = 0
+    for spec in WIRING.streams:
+        if spec.function.startswith("series-"):
+            records = timed(cloud.stream(spec.table).records, step=600)
+            invocations += replay_stream(records, plan, rng, series.handler)
     return invocations

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 from moto import mock_aws
 from support.aws import Cloud, build_cloud, fake_aws_environment
+from support.series import series_mismatches
 
 from handlers import aws as handler_clients
 from handlers import top_posts
@@ -30,6 +31,7 @@ from .pipeline import (
     drain,
     install_faults,
     publish_views,
+    replay_series_streams,
     replay_stream,
     send_poison,
     stream_records,
@@ -76,13 +78,14 @@ def scenario_run(scenario: str, cloud: Cloud, profile: Profile, figures: Figures
     drain(cloud, plan, rng, drained)
     dlq = dlq_message_ids(cloud)
     stream_invocations = replay_stream(stream_records(cloud), plan, rng)
+    stream_invocations += replay_series_streams(cloud, plan, rng)
     fired = ", ".join(f"{k} x{n}" for k, n in sorted(plan.fired.items())) or "none besides the poison"
     failed = sum(d.failures > 0 for d in drained.messages.values())
     figures.add(
         "Faults",
         f"{scenario}: {len(accepted.event_ids)} views accepted ({len(accepted.unavailable_event_ids)} answered "
         f"unavailable), {len(drained.poison_ids)} poison; faults fired: {fired}; {failed} messages failed at least "
-        f"once over {drained.invocations} consumer and {stream_invocations} replicate invocations",
+        f"once over {drained.invocations} consumer and {stream_invocations} replicate and series invocations",
     )
     return Run(cloud, plan, accepted, drained, dlq, stream_invocations)
 
@@ -149,3 +152,8 @@ def test_pipeline_top_posts_equal_the_readers_top_after_replayed_reordered_strea
     posts = sorted((top_posts.ranked(i) for i in run.cloud.items("PostCountReader")), key=lambda p: p.rank)
     top = top_posts.decode(run.cloud.item("TopPosts", listId=top_posts.LIST_ID))
     assert top.posts == tuple(posts[: top_posts.TOP_SIZE])
+
+
+def test_pipeline_series_of_every_key_sums_to_its_counts_after_replayed_reordered_streams(run: Run) -> None:
+    """Posts' and pages' hourly totals and uniques, and each referrer and target's daily views."""
+    assert series_mismatches(run.cloud) == []
