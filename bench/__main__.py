@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import client_size, coldstart, cost, project
+from bench import client_size, coldstart, cost, project, series
 from bench.freshness import POLL_SECONDS, freshness
 from bench.load import run_load
 from bench.machine import describe, load_average
@@ -67,17 +67,19 @@ def load_part(
         workdir = Path(tmp)
         with local_stack(workdir) as stack:
             run = run_load(stack, rate, seconds, POLL_SECONDS, args.drain_seconds)
+            history = series.measure(stack, run)
         records = read_calls(stack.calls_path)
     ours = cost.our_bill(run, records, prices, args.session_minutes, durations)
     original = cost.original_bill(run, records, prices, args.session_minutes, durations)
     fresh = freshness(run)
+    say(f"{label}: series {series.describe(history)}")
     say(
         f"{label}: {len(run.ok)}/{len(run.views)} ok, ours ${ours.usd_per_million_views:.2f}/M, "
         f"original ${original.usd_per_million_views:.2f}/M, counted p99 {fresh.counted_p99:.2f} s"
     )
     model = cost.duration_model(cost.invocations(cost.in_window(records, run)))
     options = cost.options(ours, prices, run)
-    return LoadResult(label, rate, seconds, ours, original, options, fresh), model
+    return LoadResult(label, rate, seconds, ours, original, options, fresh, series=history), model
 
 
 def projected_part(

@@ -10,6 +10,7 @@ from bench.client_size import GOAL_BYTES, ClientSize
 from bench.coldstart import GOAL_RATIO, PYDANTIC_FLOOR, PYDANTIC_IMPORT, ColdStart, Sizes
 from bench.cost import Bill, Option
 from bench.freshness import GOAL_COUNTED_P99_SECONDS, POLL_SECONDS, Freshness
+from bench.series import GOAL_WRU_PER_VIEW, SeriesCost, describe
 
 GOAL_USD_PER_MILLION = 3.00
 
@@ -26,6 +27,8 @@ class LoadResult:
     """None for a projection."""
     check: LoadResult | None = None
     """The projection at this measured rate, to check the model against the run."""
+    series: SeriesCost | None = None
+    """The history's write units (bench/series.py), measured until the series caught up."""
 
 
 @dataclass
@@ -83,6 +86,13 @@ def _summary(results: Results) -> list[str]:
             f"| p99 until counted at most 2 s, {_rate(load.rate)} | {_s(p99)} "
             f"({load.fresh.never_counted} never counted) | {_met(ok)} |"
         )
+    for load in results.loads:
+        if load.series is not None:
+            ok = load.series.caught_up and load.series.per_view < GOAL_WRU_PER_VIEW
+            rows.append(
+                f"| history (Series) under {GOAL_WRU_PER_VIEW} extra WRU per view, {_rate(load.rate)} "
+                f"| {describe(load.series)} | {_met(ok)} |"
+            )
     handlers = [c for c in results.cold if c.module != PYDANTIC_FLOOR]
     if handlers:
         worst = max(handlers, key=lambda c: c.ratio)
