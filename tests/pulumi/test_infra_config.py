@@ -9,7 +9,7 @@ import pytest
 from run_program import stack_config
 from support.stack_graph import ROOT
 
-from components.config import EXAMPLES, Batching, ConfigError, StackConfig, Throttling, parse_config
+from components.config import EXAMPLES, Alerts, Batching, ConfigError, StackConfig, Throttling, parse_config
 from handlers.pages import PageRule
 
 VALID: dict[str, Any] = {
@@ -175,3 +175,32 @@ def test_config_protect_must_be_a_boolean() -> None:
 def test_config_access_logs_must_be_a_boolean() -> None:
     assert _parse(accessLogs=True).access_logs is True
     assert _error(accessLogs="on").startswith("blog-analytics:accessLogs: must be true or false")
+
+
+def test_config_alerts_absent_means_no_alerts() -> None:
+    assert _parse().alerts is None
+
+
+def test_config_alerts_read_with_views_per_hour_defaulting_to_alarms_only() -> None:
+    assert _parse(alerts={"email": "owner@example.com", "viewsPerHour": 500}).alerts == Alerts("owner@example.com", 500)
+    assert _parse(alerts={"email": "owner@example.com"}).alerts == Alerts("owner@example.com", 0)
+
+
+@pytest.mark.parametrize(
+    ("alerts", "problem"),
+    [
+        (
+            {"email": "not an address"},
+            "email must be an e-mail address such as owner@example.com, got 'not an address'",
+        ),
+        ({"viewsPerHour": 5}, "email must be an e-mail address such as owner@example.com, got None"),
+        ({"email": "owner@example.com", "viewsPerHour": -1}, "viewsPerHour must be an integer from 0 to 100000000"),
+        ({"email": "owner@example.com", "viewsPerHour": "5"}, "viewsPerHour must be an integer"),
+        ({"email": "owner@example.com", "sms": "+1"}, "unknown field(s) ['sms']"),
+        ("owner@example.com", "must be an object with email"),
+    ],
+)
+def test_config_alerts_errors_name_the_key(alerts: Any, problem: str) -> None:
+    message = _error(alerts=alerts)
+    assert message.startswith("blog-analytics:alerts: ") and problem in message
+    assert "blog-analytics:alerts: {email: owner@example.com, viewsPerHour: 500}" in message

@@ -97,3 +97,6 @@ stack, on a fresh account unless account_role_set (conftest fixture)."""
 
 class ProgramFailed(AssertionError):
     """The program exited non-zero; the message carries its stderr."""
+
+
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
