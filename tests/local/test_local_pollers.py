@@ -165,3 +165,34 @@ def test_queue_poller_keeps_everything_when_the_handler_crashes() -> None:
 
 def test_queue_poller_keeps_everything_on_an_unreadable_reply() -> None:
     assert deliver(lambda event, ctx: {"batchItemFailures": [{"itemIdentifier": "nope"}]}, 3).deleted == []
+
+
+class TricklingStreams(FakeStreams):
+    """One record per GetRecords, as a quiet shard hands them out; then the shard closes."""
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        position = 0 if ShardIterator == "start" else int(ShardIterator)
+        following = str(position + 1) if position + 1 < len(self.records) else None
+        return {"Records": self.records[position : position + 1][:Limit], "NextShardIterator": following}
+
+
+def trickle(window: int, batch_size: int, count: int) -> list[list[str]]:
+    consumer = Consumer()
+    spec = StreamSpec("PostCountWriter", "replicate", batch_size=batch_size, maximum_batching_window_seconds=window)
+    functions = Functions(WIRING, {"replicate": consumer})
+    records = [record(str(i)) for i in range(1, count + 1)]
+    poller = StreamPoller(spec, STREAM_ARN, TricklingStreams(records), functions, threading.Event())
+    poller._refresh_shards()
+    for _ in range(3 * count):
+        for shard_id, shard in list(poller.shards.items()):
+            poller._step(shard_id, shard)
+    return consumer.batches
+
+
+def test_stream_poller_without_a_window_delivers_what_each_read_returns() -> None:
+    assert trickle(window=0, batch_size=3, count=4) == [["1"], ["2"], ["3"], ["4"]]
+
+
+def test_stream_poller_window_gathers_a_full_batch_and_a_closed_shard_ends_it() -> None:
+    # A window far longer than the test: only a full batch or the shard's end delivers.
+    assert trickle(window=3600, batch_size=3, count=4) == [["1", "2", "3"], ["4"]]

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from handlers.wiring import SERIES_BATCHING_WINDOW_SECONDS
 from local import emulator
 
 pytestmark = pytest.mark.slow
@@ -241,6 +242,35 @@ def test_external_referrer_counted_per_target_by_origin(stack: LocalStack) -> No
     wait_until(lambda: views() == 2, SETTLE_SECONDS, "two referred views")
     items = stack.client("dynamodb").scan(TableName="local-Referrer")["Items"]
     assert not [i for i in items if stack.origin in i["referrer"]["S"]]
+
+
+def test_series_holds_a_posts_views_and_its_referrer_after_the_batching_window(stack: LocalStack) -> None:
+    """The local pollers run the series consumers from the wiring table, window included."""
+    article, host = new_article(), f"https://{uuid.uuid4().hex[:8]}.example"
+    with open_ws(stack) as ws:
+        for refreshed in (False, True, False):
+            assert ask(ws, post_view(article, refreshed=refreshed, referrer=f"{host}/x"))["status"] == "ok"
+    ddb = stack.client("dynamodb")
+
+    def snapshots(series_key: str) -> list[dict[str, Any]]:
+        return list(
+            ddb.query(
+                TableName=stack.table("Series"),
+                KeyConditionExpression="seriesKey = :k",
+                ExpressionAttributeValues={":k": {"S": series_key}},
+                ConsistentRead=True,
+            )["Items"]
+        )
+
+    def post_total() -> tuple[int, int]:
+        found = snapshots(f"post#{article}")
+        return (int(found[-1]["totalViews"]["N"]), int(found[-1]["uniqueViews"]["N"])) if found else (0, 0)
+
+    wait = SETTLE_SECONDS + 2 * SERIES_BATCHING_WINDOW_SECONDS
+    wait_until(lambda: post_total() == (3, 2), wait, "the post's snapshot")
+    wait_until(lambda: snapshots(f"ref#{host}"), wait, "the referrer's snapshot")
+    (referred,) = snapshots(f"ref#{host}")
+    assert referred["bucket"]["S"].endswith(f"#post#{article}") and referred["views"] == {"N": "3"}
 
 
 # ---- origins -------------------------------------------------------------------------------
