@@ -13,7 +13,8 @@ from support.faults import fail
 from support.series import START
 
 from handlers import alerts, aws, series
-from handlers.wiring import ENV_ALERT_TOPIC_ARN, ENV_ALERT_VIEWS_PER_HOUR, SERIES
+from handlers.settings import SettingsError, settings_from
+from handlers.wiring import ENV_ALERT_TOPIC_ARN, ENV_ALERT_VIEWS_PER_HOUR, ENV_STACK, SERIES
 
 THRESHOLD = 5
 HOUR = 3600
@@ -149,3 +150,14 @@ def test_alerts_subject_is_short_printable_ascii() -> None:
     subject, body = alerts.message(rule, "post#" + "é" * 200, "2026-11-28T01", 12, None)
     assert len(subject) < 100 and subject.isascii() and subject.isprintable()
     assert "é" * 200 in body
+
+
+@pytest.mark.parametrize("raw", ["five", "-1", "1.5", "٣"])
+def test_alerts_threshold_setting_must_be_a_whole_number(raw: str) -> None:
+    with pytest.raises(SettingsError, match=ENV_ALERT_VIEWS_PER_HOUR):
+        settings_from({ENV_STACK: "test", ENV_ALERT_VIEWS_PER_HOUR: raw})
+
+
+def test_alerts_off_unless_both_settings_are_given() -> None:
+    settings = settings_from({ENV_STACK: "test"})
+    assert (settings.alert_topic_arn, settings.alert_views_per_hour) == ("", 0)
