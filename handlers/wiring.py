@@ -41,7 +41,7 @@ class TableSpec:
     hash_key: str
     range_key: str | None = None
     stream: bool = False
-    """Stream NEW_IMAGE records to the stream consumer named in STREAMS."""
+    """Stream records (of stream_view) to the stream consumers named in STREAMS."""
     ttl_attribute: str | None = None
     """Epoch-seconds attribute after which DynamoDB deletes the item (free)."""
     stream_view: str = "NEW_IMAGE"
