@@ -13,6 +13,9 @@ Modelled rather than measured, and said so in the table:
   (SESSION_MINUTES, billed in whole minutes); the load closes it after the reply;
 - SQS idle polling: the local pollers' empty receives are replaced by what
   Lambda's event source mapping does (5 pollers per queue, 20 s long polls);
+- CloudWatch Logs: Lambda's START, END and REPORT lines per invocation (sizes from
+  AWS's documented text format), unless the advanced logging controls drop them; what
+  our code logs is measured (the recorder counts handlers.log's bytes);
 - the original design, from its behaviour on the same views and the same batches.
 """
 
@@ -29,6 +32,7 @@ from typing import Any
 from bench.load import LoadRun
 from bench.records import CallRecord, InvokeRecord, Record
 from bench.routing import published, queue_key, reaches
+from components import lambda_logging
 from handlers.wiring import WIRING, Wiring
 
 PRICES_PATH = Path(__file__).resolve().parent / "prices.json"
@@ -120,6 +124,38 @@ def deliveries(attributes: Mapping[str, str | None], wiring: Wiring = WIRING) ->
 def idle_polls_per_second(queues: int) -> float:
     """Lambda's event source mapping long-polls each queue with 5 pollers, busy or idle."""
     return queues * ESM_POLLERS / ESM_WAIT_SECONDS
+
+
+# ---- CloudWatch Logs ------------------------------------------------------------------------
+
+LOG_EVENT_OVERHEAD_BYTES = 26
+"""CloudWatch Logs sizes each log event as its UTF-8 message plus 26 bytes (PutLogEvents'
+batch-size rule); ingestion is modelled on the same size."""
+_REQUEST_ID = "c793869b-ee49-115b-a5b6-4fd21e8dedac"
+SYSTEM_LOG_EVENTS = (
+    f"START RequestId: {_REQUEST_ID} Version: $LATEST\n",
+    f"END RequestId: {_REQUEST_ID}\n",
+    f"REPORT RequestId: {_REQUEST_ID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+    "Memory Size: 256 MB\tMax Memory Used: 80 MB\t\n",
+)
+"""What Lambda writes for every invocation in its default text format, as AWS's Lambda
+guides show them (a cold start's REPORT adds an Init Duration, not counted here)."""
+SYSTEM_LOG_BYTES = sum(len(line.encode()) + LOG_EVENT_OVERHEAD_BYTES for line in SYSTEM_LOG_EVENTS)
+"""About 0.35 KB per invocation."""
+KB = 1024
+GB = 1024**3
+# START, END and REPORT are INFO platform events: kept only at system level INFO or finer.
+OURS_KEEPS_SYSTEM_LOGS = lambda_logging.SYSTEM_LOG_LEVEL in ("TRACE", "DEBUG", "INFO")
+
+
+def application_log_bytes(invokes: Iterable[InvokeRecord]) -> int:
+    """Pure: what our code logged in these invocations, as CloudWatch Logs sizes it."""
+    return sum(i.get("log_bytes", 0) + LOG_EVENT_OVERHEAD_BYTES * i.get("log_lines", 0) for i in invokes)
+
+
+def log_bytes(invokes: list[InvokeRecord], system_logs: bool) -> int:
+    """Pure: ingested bytes of these invocations, with or without START/END/REPORT."""
+    return application_log_bytes(invokes) + (SYSTEM_LOG_BYTES * len(invokes) if system_logs else 0)
 
 
 # ---- ours, measured ---------------------------------------------------------------------
@@ -231,6 +267,9 @@ def our_lines(
     per = 1 / views
     memory = {f.name: f.memory_mb for f in wiring.functions}
     api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
+    logs_usd_per_kb = prices["cloudwatch_logs"]["usd_per_gb_ingested"] * KB / GB
+    logged = sum(i.get("log_lines", 0) for i in work.invokes)
+    system_kb = SYSTEM_LOG_BYTES * len(work.invokes) / KB
     return [
         Line(
             "API Gateway messages",
@@ -273,6 +312,18 @@ def our_lines(
             sum(work.units.wru.values()) * per,
             ddb["usd_per_million_write_request_units"] / MILLION,
             "; ".join(f"{what} {n / views:.2f}" for what, n in sorted(work.units.wru.items())),
+        ),
+        Line(
+            "CloudWatch Logs KB ingested",
+            log_bytes(work.invokes, OURS_KEEPS_SYSTEM_LOGS) / KB * per,
+            logs_usd_per_kb,
+            f"{logged} lines our code logged; START/END/REPORT "
+            + (
+                "kept"
+                if OURS_KEEPS_SYSTEM_LOGS
+                else f"dropped by system log level {lambda_logging.SYSTEM_LOG_LEVEL} "
+                f"(with them: +{system_kb * per:.3g} KB/view, +${system_kb * per * logs_usd_per_kb * MILLION:.3g}/M)"
+            ),
         ),
     ]
 
@@ -387,6 +438,12 @@ def original_bill(
                 ddb["usd_per_million_write_request_units"] / MILLION,
                 f"referrer rows {work.referred * per:.2f}; count updates {work.key_writes * per:.2f}; "
                 f"stream copies {work.post_writes * per:.2f}",
+            ),
+            Line(
+                "CloudWatch Logs KB ingested",
+                work.invoked * SYSTEM_LOG_BYTES / KB * per,
+                prices["cloudwatch_logs"]["usd_per_gb_ingested"] * KB / GB,
+                "START, END and REPORT per invocation (default text format); its own log lines not modelled",
             ),
         ],
     )

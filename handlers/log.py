@@ -28,7 +28,12 @@ def rfc3339(epoch_seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
-def log(level: Level, event: str, **fields: Any) -> None:
+def line(level: Level, event: str, **fields: Any) -> str:
+    """Pure but for the clock: the log line, newline included."""
     record = {"timestamp": rfc3339(time.time()), "level": level, "event": event, **fields}
-    sys.stdout.write(json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")) + "\n")
+    return json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")) + "\n"
+
+
+def log(level: Level, event: str, **fields: Any) -> None:
+    sys.stdout.write(line(level, event, **fields))
     sys.stdout.flush()

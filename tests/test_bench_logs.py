@@ -1,0 +1,90 @@
+"""bench: CloudWatch Logs bytes in the cost model, ours beside the original's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.cost import (
+    LOG_EVENT_OVERHEAD_BYTES,
+    SYSTEM_LOG_BYTES,
+    load_prices,
+    log_bytes,
+    original_bill,
+    our_bill,
+)
+from bench.load import LoadRun, ViewResult
+from bench.records import InvokeRecord, Record
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = ROOT / "bench" / "hooks"
+
+
+def _run(views: int) -> LoadRun:
+    done = [ViewResult({"message": "views", "page": "Home_Page"}, ok=True, sent=1.0) for _ in range(views)]
+    run = LoadRun(1.0, 1.0, done, started=0.0, sent_all=1.0, drained=2.0)
+    run.frames_in = run.frames_out = run.connections = views
+    return run
+
+
+def _invoke(fn: str, log_lines: int = 0, log_bytes: int = 0) -> InvokeRecord:
+    record: InvokeRecord = {"kind": "invoke", "time": 1.0, "fn": fn, "ms": 5.0}
+    if log_lines:
+        record["log_lines"], record["log_bytes"] = log_lines, log_bytes
+    return record
+
+
+def test_bench_log_bytes_count_our_lines_and_optionally_lambdas_own() -> None:
+    invokes = [_invoke("views"), _invoke("connect", log_lines=1, log_bytes=100)]
+    assert log_bytes(invokes, system_logs=False) == 100 + LOG_EVENT_OVERHEAD_BYTES
+    assert log_bytes(invokes, system_logs=True) == 100 + LOG_EVENT_OVERHEAD_BYTES + 2 * SYSTEM_LOG_BYTES
+
+
+def test_bench_system_log_lines_are_about_a_third_of_a_kilobyte() -> None:
+    assert 300 < SYSTEM_LOG_BYTES < 450  # START + END + REPORT, each with its event overhead
+
+
+def test_bench_ours_pays_only_for_what_our_code_logs_and_the_original_for_start_end_report() -> None:
+    run = _run(10)
+    records: list[Record] = [_invoke("connect") for _ in range(10)]
+    records += [_invoke("views") for _ in range(10)]
+    records.append(_invoke("connect", log_lines=2, log_bytes=300))
+    prices = load_prices()
+    ours = our_bill(run, records, prices).line("CloudWatch Logs KB ingested")
+    original = original_bill(run, records, prices).line("CloudWatch Logs KB ingested")
+    assert ours.per_view * 1024 == (300 + 2 * LOG_EVENT_OVERHEAD_BYTES) / 10
+    assert original.per_view * 1024 == 21 * SYSTEM_LOG_BYTES / 10  # connect + views per view, and the extra one
+    assert original.usd_per_million_views == original.per_view / 1024 / 1024 * 0.5 * 1_000_000
+
+
+def test_bench_recorder_counts_the_bytes_a_handler_logs(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
+    script = (
+        "import json, sys\n"
+        "from handlers import connect\n"
+        "event = json.load(open(sys.argv[1]))\n"
+        "event['headers']['Origin'] = 'https://elsewhere.example'\n"
+        "connect.handler(event, None)\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HOOKS), str(ROOT)]),
+        "BENCH_CALL_LOG": str(calls),
+        "STACK": "test",
+        "ALLOWED_ORIGINS": '["https://blog.example.com"]',
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "tests" / "events" / "ws_connect.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    [invoke] = [r for r in map(json.loads, calls.read_text().splitlines()) if r["kind"] == "invoke"]
+    assert '"event":"connect_refused"' in result.stdout
+    assert invoke["log_lines"] == 1
+    assert invoke["log_bytes"] == len(result.stdout.encode())
