@@ -42,6 +42,8 @@ ESM_POLLERS = 5
 ESM_WAIT_SECONDS = 20
 ORIGINAL_MEMORY_MB = 128  # CDK's default for a Lambda function
 ORIGINAL_CONSUMERS = ("homepage-counter", "profile-counter", "post-counter")
+REFERRER_QUEUE = "referrer"
+REFERRER_FUNCTION = "referrer-counter"
 MILLION = 1_000_000
 
 
@@ -212,6 +214,8 @@ class Traffic:
     idle_polls: float
     """Modelled: what Lambda's event source mapping would poll over the run, busy or idle."""
     units: DynamoUnits
+    referrer_sqs_requests: float = 0.0
+    """The referrer queue's share: deliveries, busy receives, deletes and its idle polls."""
 
     @property
     def sqs_requests(self) -> float:
@@ -226,6 +230,8 @@ def traffic(window: list[CallRecord | InvokeRecord], run: LoadRun, sns_increment
     receives = [c for c in calls if c["service"] == "sqs" and c["op"] == "ReceiveMessage"]
     # replicate's on-failure queue is polled by its repair consumer too, busy or idle.
     polled = len(wiring.queues) + sum(1 for s in wiring.streams if s.repair is not None)
+    referrer = next((q for q in wiring.queues if q.name == REFERRER_QUEUE), None)
+    referrer_polls = [c for c in calls if c["fn"] == f"sqs-{REFERRER_QUEUE}"]
     return Traffic(
         invokes=invokes,
         by_function=Counter(i["fn"] for i in invokes),
@@ -237,13 +243,26 @@ def traffic(window: list[CallRecord | InvokeRecord], run: LoadRun, sns_increment
         deletes=sum(1 + c["retries"] for c in calls if c["service"] == "sqs" and c["op"].startswith("DeleteMessage")),
         idle_polls=idle_polls_per_second(polled) * (run.drained - run.started),
         units=dynamodb_units(calls),
+        referrer_sqs_requests=0.0
+        if referrer is None
+        else sum(reaches(referrer, c.get("attributes") or {}) for c in publishes)
+        + sum(1 + c["retries"] for c in referrer_polls if c["op"] != "ReceiveMessage" or c.get("messages"))
+        + idle_polls_per_second(1) * (run.drained - run.started),
     )
 
 
-def our_facts(work: Traffic, run: LoadRun, session_minutes: int, per: float) -> dict[str, float]:
+def our_facts(
+    work: Traffic, run: LoadRun, session_minutes: int, per: float, memory_mb: Mapping[str, int] | None = None
+) -> dict[str, float]:
     """Per-view quantities the options start from (see options)."""
     wru = work.units.wru
+    referrer_runs = [i for i in work.invokes if i["fn"] == REFERRER_FUNCTION]
+    memory = (memory_mb or {}).get(REFERRER_FUNCTION, 0)
     return {
+        "referrer_marker_wru": wru[f"exactly-once markers (transactional) by {REFERRER_FUNCTION}"] * per,
+        "referrer_invokes": len(referrer_runs) * per,
+        "referrer_gb_seconds": gb_seconds(referrer_runs, {REFERRER_FUNCTION: memory}, None) * per,
+        "referrer_sqs_requests": work.referrer_sqs_requests * per,
         "sessions": run.connections * per,
         "session_minutes": session_minutes,
         "disconnects": work.by_function["disconnect"] * per,
@@ -343,7 +362,7 @@ def our_bill(
     return Bill(
         "ours (measured)",
         views,
-        facts=our_facts(work, run, session_minutes, 1 / views),
+        facts=our_facts(work, run, session_minutes, 1 / views, {f.name: f.memory_mb for f in wiring.functions}),
         lines=our_lines(work, run, prices, session_minutes, durations, wiring),
     )
 
@@ -498,6 +517,21 @@ def options(ours: Bill, prices: dict[str, Any], run: LoadRun) -> list[Option]:
             max(0.0, facts["update_wru"] - window_updates) * wru_usd,
         )
     )
+    # The view counters could add the referrer's increment to the transaction their own
+    # marker already guards: the referrer's update stays (one item per referrer key per
+    # batch, 2 WRU), its marker, queue and consumer go.
+    if facts["referrer_invokes"]:
+        found.append(
+            Option(
+                "referrer increment in the view counters' transaction, no referrer marker, queue or consumer "
+                f"(markers WRU/view {facts['referrer_marker_wru']:.2f}, SQS requests/view "
+                f"{facts['referrer_sqs_requests']:.2f}, Lambda requests/view {facts['referrer_invokes']:.2f} saved)",
+                facts["referrer_marker_wru"] * wru_usd
+                + facts["referrer_sqs_requests"] * sqs["usd_per_million_requests"]
+                + facts["referrer_invokes"] * lam["usd_per_million_requests"]
+                + facts["referrer_gb_seconds"] * lam["usd_per_gb_second_arm64"] * MILLION,
+            )
+        )
     # FIFO: per-key message groups arrive in order, so a consumer keeps the highest
     # sequence number it applied on the count item and applies a batch with one
     # conditional UpdateItem (1 WRU, not transactional): no markers at all.

@@ -13,10 +13,11 @@ from bench.cost import (
     SYSTEM_LOG_BYTES,
     load_prices,
     log_bytes,
+    options,
     original_bill,
     our_bill,
 )
-from bench.load import LoadRun, ViewResult
+from bench.load import LoadRun, ViewResult, plan_views
 from bench.records import InvokeRecord, Record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ HOOKS = ROOT / "bench" / "hooks"
 
 
 def _run(views: int) -> LoadRun:
-    done = [ViewResult({"message": "views", "page": "Home_Page"}, ok=True, sent=1.0) for _ in range(views)]
+    done = [ViewResult(message, ok=True, sent=1.0) for message in plan_views(views)]
     run = LoadRun(1.0, 1.0, done, started=0.0, sent_all=1.0, drained=2.0)
     run.frames_in = run.frames_out = run.connections = views
     return run
@@ -88,3 +89,27 @@ def test_bench_recorder_counts_the_bytes_a_handler_logs(tmp_path: Path) -> None:
     assert '"event":"connect_refused"' in result.stdout
     assert invoke["log_lines"] == 1
     assert invoke["log_bytes"] == len(result.stdout.encode())
+
+
+def test_bench_referrer_merge_saves_the_referrer_marker_queue_and_consumer() -> None:
+    run = _run(10)
+    referred: dict[str, str | None] = {"eventType": "post_view", "has_referrer": "true"}
+    records: list[Record] = [_invoke("views") for _ in range(10)]
+    records += [
+        {"kind": "call", "time": 1.0, "fn": "views", "service": "sns", "op": "Publish", "status": 200,
+         "error": None, "retries": 0, "attributes": referred, "bytes": 100},
+        {"kind": "call", "time": 1.0, "fn": "sqs-referrer", "service": "sqs", "op": "ReceiveMessage", "status": 200,
+         "error": None, "retries": 0, "messages": 1},
+        {"kind": "call", "time": 1.0, "fn": "referrer-counter", "service": "dynamodb", "op": "TransactWriteItems",
+         "status": 200, "error": None, "retries": 0, "transact_write": [("Update", 100), ("Put", 100)]},
+        _invoke("referrer-counter"),
+    ]  # fmt: skip
+    prices = load_prices()
+    ours = our_bill(run, records, prices)
+    [merge] = [o for o in options(ours, prices, run) if o.change.startswith("referrer increment")]
+    facts = ours.facts
+    assert facts["referrer_marker_wru"] == 2 / 10  # the Put, not the Update: the update moves, it stays
+    assert facts["referrer_invokes"] == 1 / 10
+    # one delivery, one busy receive, and the referrer queue's share of idle polling over the 2 s window
+    assert facts["referrer_sqs_requests"] == (2 + 2 * 5 / 20) / 10
+    assert merge.saves_usd_per_million > facts["referrer_marker_wru"] * 0.625
