@@ -128,6 +128,14 @@ def idle_polls_per_second(queues: int) -> float:
     return queues * ESM_POLLERS / ESM_WAIT_SECONDS
 
 
+def billed_views(run: LoadRun) -> int:
+    """Pure: the views the stack received (their frames went in), answered in time or not.
+
+    A saturated run's late replies still did all their work (published, counted), so the
+    work is divided by them, not by the views answered in time only."""
+    return max(1, run.frames_in, len(run.ok))
+
+
 # ---- CloudWatch Logs ------------------------------------------------------------------------
 
 LOG_EVENT_OVERHEAD_BYTES = 26
@@ -282,7 +290,7 @@ def our_lines(
     durations: DurationModel | None,
     wiring: Wiring,
 ) -> list[Line]:
-    views = max(1, len(run.ok))
+    views = billed_views(run)
     per = 1 / views
     memory = {f.name: f.memory_mb for f in wiring.functions}
     api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
@@ -358,7 +366,7 @@ def our_bill(
     """durations: price GB-seconds from a calm run's durations (see duration_model) instead
     of this run's, which a saturated 2-core machine stretches far beyond Lambda's."""
     work = traffic(in_window(records, run), run, prices["sns"]["publish_increment_bytes"], wiring)
-    views = max(1, len(run.ok))
+    views = billed_views(run)
     return Bill(
         "ours (measured)",
         views,
@@ -417,7 +425,7 @@ def original_bill(
     Lambda, no referrer queue, no exactly-once markers. Durations are ours (measured),
     memory CDK's default 128 MB on x86_64."""
     work = original_work(run, records, durations)
-    views = max(1, len(run.ok))
+    views = billed_views(run)
     per = 1 / views
     api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
     return Bill(

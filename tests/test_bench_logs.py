@@ -113,3 +113,13 @@ def test_bench_referrer_merge_saves_the_referrer_marker_queue_and_consumer() -> 
     # one delivery, one busy receive, and the referrer queue's share of idle polling over the 2 s window
     assert facts["referrer_sqs_requests"] == (2 + 2 * 5 / 20) / 10
     assert merge.saves_usd_per_million > facts["referrer_marker_wru"] * 0.625
+
+
+def test_bench_a_saturated_run_bills_every_view_the_stack_received() -> None:
+    run = _run(10)
+    for view in run.views[5:]:
+        view.ok = False  # received and worked on, but the reply came too late
+    records: list[Record] = [_invoke("views") for _ in range(10)]
+    prices = load_prices()
+    assert our_bill(run, records, prices).line("Lambda requests").per_view == 1.0
+    assert original_bill(run, records, prices).line("Lambda requests").per_view == 1.0
