@@ -13,6 +13,9 @@ Modelled rather than measured, and said so in the table:
   (SESSION_MINUTES, billed in whole minutes); the load closes it after the reply;
 - SQS idle polling: the local pollers' empty receives are replaced by what
   Lambda's event source mapping does (5 pollers per queue, 20 s long polls);
+- CloudWatch Logs: Lambda's START, END and REPORT lines per invocation (sizes from
+  AWS's documented text format), unless the advanced logging controls drop them; what
+  our code logs is measured (the recorder counts handlers.log's bytes);
 - the original design, from its behaviour on the same views and the same batches.
 """
 
@@ -29,6 +32,7 @@ from typing import Any
 from bench.load import LoadRun
 from bench.records import CallRecord, InvokeRecord, Record
 from bench.routing import published, queue_key, reaches
+from components import lambda_logging
 from handlers.wiring import WIRING, Wiring
 
 PRICES_PATH = Path(__file__).resolve().parent / "prices.json"
@@ -38,6 +42,8 @@ ESM_POLLERS = 5
 ESM_WAIT_SECONDS = 20
 ORIGINAL_MEMORY_MB = 128  # CDK's default for a Lambda function
 ORIGINAL_CONSUMERS = ("homepage-counter", "profile-counter", "post-counter")
+REFERRER_QUEUE = "referrer"
+REFERRER_FUNCTION = "referrer-counter"
 MILLION = 1_000_000
 
 
@@ -122,6 +128,46 @@ def idle_polls_per_second(queues: int) -> float:
     return queues * ESM_POLLERS / ESM_WAIT_SECONDS
 
 
+def billed_views(run: LoadRun) -> int:
+    """Pure: the views the stack received (their frames went in), answered in time or not.
+
+    A saturated run's late replies still did all their work (published, counted), so the
+    work is divided by them, not by the views answered in time only."""
+    return max(1, run.frames_in, len(run.ok))
+
+
+# ---- CloudWatch Logs ------------------------------------------------------------------------
+
+LOG_EVENT_OVERHEAD_BYTES = 26
+"""CloudWatch Logs sizes each log event as its UTF-8 message plus 26 bytes (PutLogEvents'
+batch-size rule); ingestion is modelled on the same size."""
+_REQUEST_ID = "c793869b-ee49-115b-a5b6-4fd21e8dedac"
+SYSTEM_LOG_EVENTS = (
+    f"START RequestId: {_REQUEST_ID} Version: $LATEST\n",
+    f"END RequestId: {_REQUEST_ID}\n",
+    f"REPORT RequestId: {_REQUEST_ID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+    "Memory Size: 256 MB\tMax Memory Used: 80 MB\t\n",
+)
+"""What Lambda writes for every invocation in its default text format, as AWS's Lambda
+guides show them (a cold start's REPORT adds an Init Duration, not counted here)."""
+SYSTEM_LOG_BYTES = sum(len(line.encode()) + LOG_EVENT_OVERHEAD_BYTES for line in SYSTEM_LOG_EVENTS)
+"""About 0.35 KB per invocation."""
+KB = 1024
+GB = 1024**3
+# START, END and REPORT are INFO platform events: kept only at system level INFO or finer.
+OURS_KEEPS_SYSTEM_LOGS = lambda_logging.SYSTEM_LOG_LEVEL in ("TRACE", "DEBUG", "INFO")
+
+
+def application_log_bytes(invokes: Iterable[InvokeRecord]) -> int:
+    """Pure: what our code logged in these invocations, as CloudWatch Logs sizes it."""
+    return sum(i.get("log_bytes", 0) + LOG_EVENT_OVERHEAD_BYTES * i.get("log_lines", 0) for i in invokes)
+
+
+def log_bytes(invokes: list[InvokeRecord], system_logs: bool) -> int:
+    """Pure: ingested bytes of these invocations, with or without START/END/REPORT."""
+    return application_log_bytes(invokes) + (SYSTEM_LOG_BYTES * len(invokes) if system_logs else 0)
+
+
 # ---- ours, measured ---------------------------------------------------------------------
 
 
@@ -176,6 +222,8 @@ class Traffic:
     idle_polls: float
     """Modelled: what Lambda's event source mapping would poll over the run, busy or idle."""
     units: DynamoUnits
+    referrer_sqs_requests: float = 0.0
+    """The referrer queue's share: deliveries, busy receives, deletes and its idle polls."""
 
     @property
     def sqs_requests(self) -> float:
@@ -190,6 +238,8 @@ def traffic(window: list[CallRecord | InvokeRecord], run: LoadRun, sns_increment
     receives = [c for c in calls if c["service"] == "sqs" and c["op"] == "ReceiveMessage"]
     # replicate's on-failure queue is polled by its repair consumer too, busy or idle.
     polled = len(wiring.queues) + sum(1 for s in wiring.streams if s.repair is not None)
+    referrer = next((q for q in wiring.queues if q.name == REFERRER_QUEUE), None)
+    referrer_polls = [c for c in calls if c["fn"] == f"sqs-{REFERRER_QUEUE}"]
     return Traffic(
         invokes=invokes,
         by_function=Counter(i["fn"] for i in invokes),
@@ -201,13 +251,26 @@ def traffic(window: list[CallRecord | InvokeRecord], run: LoadRun, sns_increment
         deletes=sum(1 + c["retries"] for c in calls if c["service"] == "sqs" and c["op"].startswith("DeleteMessage")),
         idle_polls=idle_polls_per_second(polled) * (run.drained - run.started),
         units=dynamodb_units(calls),
+        referrer_sqs_requests=0.0
+        if referrer is None
+        else sum(reaches(referrer, c.get("attributes") or {}) for c in publishes)
+        + sum(1 + c["retries"] for c in referrer_polls if c["op"] != "ReceiveMessage" or c.get("messages"))
+        + idle_polls_per_second(1) * (run.drained - run.started),
     )
 
 
-def our_facts(work: Traffic, run: LoadRun, session_minutes: int, per: float) -> dict[str, float]:
+def our_facts(
+    work: Traffic, run: LoadRun, session_minutes: int, per: float, memory_mb: Mapping[str, int] | None = None
+) -> dict[str, float]:
     """Per-view quantities the options start from (see options)."""
     wru = work.units.wru
+    referrer_runs = [i for i in work.invokes if i["fn"] == REFERRER_FUNCTION]
+    memory = (memory_mb or {}).get(REFERRER_FUNCTION, 0)
     return {
+        "referrer_marker_wru": wru[f"exactly-once markers (transactional) by {REFERRER_FUNCTION}"] * per,
+        "referrer_invokes": len(referrer_runs) * per,
+        "referrer_gb_seconds": gb_seconds(referrer_runs, {REFERRER_FUNCTION: memory}, None) * per,
+        "referrer_sqs_requests": work.referrer_sqs_requests * per,
         "sessions": run.connections * per,
         "session_minutes": session_minutes,
         "disconnects": work.by_function["disconnect"] * per,
@@ -227,10 +290,13 @@ def our_lines(
     durations: DurationModel | None,
     wiring: Wiring,
 ) -> list[Line]:
-    views = max(1, len(run.ok))
+    views = billed_views(run)
     per = 1 / views
     memory = {f.name: f.memory_mb for f in wiring.functions}
     api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
+    logs_usd_per_kb = prices["cloudwatch_logs"]["usd_per_gb_ingested"] * KB / GB
+    logged = sum(i.get("log_lines", 0) for i in work.invokes)
+    system_kb = SYSTEM_LOG_BYTES * len(work.invokes) / KB
     return [
         Line(
             "API Gateway messages",
@@ -274,6 +340,18 @@ def our_lines(
             ddb["usd_per_million_write_request_units"] / MILLION,
             "; ".join(f"{what} {n / views:.2f}" for what, n in sorted(work.units.wru.items())),
         ),
+        Line(
+            "CloudWatch Logs KB ingested",
+            log_bytes(work.invokes, OURS_KEEPS_SYSTEM_LOGS) / KB * per,
+            logs_usd_per_kb,
+            f"{logged} lines our code logged; START/END/REPORT "
+            + (
+                "kept"
+                if OURS_KEEPS_SYSTEM_LOGS
+                else f"dropped by system log level {lambda_logging.SYSTEM_LOG_LEVEL} "
+                f"(with them: +{system_kb * per:.3g} KB/view, +${system_kb * per * logs_usd_per_kb * MILLION:.3g}/M)"
+            ),
+        ),
     ]
 
 
@@ -288,11 +366,11 @@ def our_bill(
     """durations: price GB-seconds from a calm run's durations (see duration_model) instead
     of this run's, which a saturated 2-core machine stretches far beyond Lambda's."""
     work = traffic(in_window(records, run), run, prices["sns"]["publish_increment_bytes"], wiring)
-    views = max(1, len(run.ok))
+    views = billed_views(run)
     return Bill(
         "ours (measured)",
         views,
-        facts=our_facts(work, run, session_minutes, 1 / views),
+        facts=our_facts(work, run, session_minutes, 1 / views, {f.name: f.memory_mb for f in wiring.functions}),
         lines=our_lines(work, run, prices, session_minutes, durations, wiring),
     )
 
@@ -347,7 +425,7 @@ def original_bill(
     Lambda, no referrer queue, no exactly-once markers. Durations are ours (measured),
     memory CDK's default 128 MB on x86_64."""
     work = original_work(run, records, durations)
-    views = max(1, len(run.ok))
+    views = billed_views(run)
     per = 1 / views
     api, lam, sns, sqs, ddb = (prices[k] for k in ("api_gateway_websocket", "lambda", "sns", "sqs", "dynamodb"))
     return Bill(
@@ -387,6 +465,12 @@ def original_bill(
                 ddb["usd_per_million_write_request_units"] / MILLION,
                 f"referrer rows {work.referred * per:.2f}; count updates {work.key_writes * per:.2f}; "
                 f"stream copies {work.post_writes * per:.2f}",
+            ),
+            Line(
+                "CloudWatch Logs KB ingested",
+                work.invoked * SYSTEM_LOG_BYTES / KB * per,
+                prices["cloudwatch_logs"]["usd_per_gb_ingested"] * KB / GB,
+                "START, END and REPORT per invocation (default text format); its own log lines not modelled",
             ),
         ],
     )
@@ -441,6 +525,21 @@ def options(ours: Bill, prices: dict[str, Any], run: LoadRun) -> list[Option]:
             max(0.0, facts["update_wru"] - window_updates) * wru_usd,
         )
     )
+    # The view counters could add the referrer's increment to the transaction their own
+    # marker already guards: the referrer's update stays (one item per referrer key per
+    # batch, 2 WRU), its marker, queue and consumer go.
+    if facts["referrer_invokes"]:
+        found.append(
+            Option(
+                "referrer increment in the view counters' transaction, no referrer marker, queue or consumer "
+                f"(markers WRU/view {facts['referrer_marker_wru']:.2f}, SQS requests/view "
+                f"{facts['referrer_sqs_requests']:.2f}, Lambda requests/view {facts['referrer_invokes']:.2f} saved)",
+                facts["referrer_marker_wru"] * wru_usd
+                + facts["referrer_sqs_requests"] * sqs["usd_per_million_requests"]
+                + facts["referrer_invokes"] * lam["usd_per_million_requests"]
+                + facts["referrer_gb_seconds"] * lam["usd_per_gb_second_arm64"] * MILLION,
+            )
+        )
     # FIFO: per-key message groups arrive in order, so a consumer keeps the highest
     # sequence number it applied on the count item and applies a batch with one
     # conditional UpdateItem (1 WRU, not transactional): no markers at all.

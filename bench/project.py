@@ -1,9 +1,11 @@
-"""The work at a rate the local stack cannot serve here, projected from what it did serve.
+"""The work at a rate, projected from a calm run: the model the measured rows are checked against.
 
-On this shared 2-core machine the local stack (every function, moto and the pollers in
-one Python process) sustains only a few tens of views per second, so 100 views/s is
-projected, not driven. The projection synthesises the records the recorder would have
-written and prices them with the same code as a measured run (bench/cost.py):
+The local stack (every function, moto and the pollers in one Python process) is driven at
+10 and 100 views/s, but on a shared 2-core machine it may not keep up with 100 (about
+30 ms of CPU per view, under one GIL), so its batches then hold a backlog, not the rate.
+The projection says what Lambda's mappings would form at the rate: it synthesises the
+records the recorder would have written and prices them with the same code as a measured
+run (bench/cost.py):
 
 - per view, what does not depend on the rate: a $connect, a views and a $disconnect
   invocation, one GetItem, one Publish with the view's attributes, one frame in and
@@ -17,8 +19,8 @@ written and prices them with the same code as a measured run (bench/cost.py):
   writer updates of a quarter second and replicate puts the newest image of each
   article in it.
 
-bench/__main__.py also projects the busy rate that was measured, so the model can be
-checked against a real run in RESULTS.md.
+bench/__main__.py projects every driven rate above the calm one, so RESULTS.md shows
+the model beside each real run.
 """
 
 from __future__ import annotations

@@ -57,7 +57,15 @@ class BatchDetails(TypedDict, total=False):
     """Distinct keys (articleId or page) the batch touches."""
 
 
-class InvokeRecord(BatchDetails):
+class LogDetails(TypedDict, total=False):
+    """What an invocation's code logged through handlers/log.py (CloudWatch bills the bytes)."""
+
+    log_lines: int
+    log_bytes: int
+    """UTF-8 bytes of those lines, newlines included."""
+
+
+class InvokeRecord(BatchDetails, LogDetails):
     """One call of a `handlers.*.handler`."""
 
     kind: Literal["invoke"]

@@ -7,12 +7,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.client_size import GOAL_BYTES, ClientSize
-from bench.coldstart import GOAL_RATIO, PYDANTIC_FLOOR, PYDANTIC_IMPORT, ColdStart, Sizes
+from bench.coldstart import GOAL_RATIO, GOAL_RATIO_VALIDATING, PYDANTIC_FLOOR, PYDANTIC_IMPORT, ColdStart, Sizes
 from bench.cost import Bill, Option
 from bench.freshness import GOAL_COUNTED_P99_SECONDS, POLL_SECONDS, Freshness
 from bench.series import GOAL_WRU_PER_VIEW, SeriesCost, describe
 
-GOAL_USD_PER_MILLION = 3.00
+GOAL_COST_RATIO = 1.2
+"""Ours at most this times the original design's bill on the same views (issue 15)."""
+GOAL_COST_RATES = (10.0, 100.0)
+"""The rates the cost ratio is judged at."""
+GOAL_PACKAGE_KB = 4 * 1024
+"""The deployed package: handlers' code and the dependency layer, zipped with bytecode."""
 
 
 @dataclass
@@ -65,13 +70,16 @@ def _met(ok: bool) -> str:
 
 def _summary(results: Results) -> list[str]:
     rows = ["| Goal | Measured | |", "|---|---|---|"]
-    fast = max(results.loads, key=lambda r: r.rate, default=None)
-    if fast is not None:
-        cost = fast.ours.usd_per_million_views
+    for load in results.loads:
+        if load.rate not in GOAL_COST_RATES:
+            continue
+        ratio = _cost_ratio(load)
+        how = "measured" if load.fresh is not None else "projected"
         rows.append(
-            f"| at most $3.00 per million views at {fast.rate:g} views/s, exactly-once counting "
-            f"| {_usd(cost)} (original design: {_usd(fast.original.usd_per_million_views)}) "
-            f"| {_met(cost <= GOAL_USD_PER_MILLION)} |"
+            f"| ours at most {GOAL_COST_RATIO}x the original design's bill at {_rate(load.rate)}, exactly once, "
+            f"live pushes off | {ratio:.2f}x: {_usd(load.ours.usd_per_million_views)} against "
+            f"{_usd(load.original.usd_per_million_views)} per million views ({how}) "
+            f"| {_met(ratio <= GOAL_COST_RATIO)} |"
         )
     for load in results.loads:
         if load.fresh is None:
@@ -94,12 +102,22 @@ def _summary(results: Results) -> list[str]:
                 f"| {describe(load.series)} | {_met(ok)} |"
             )
     handlers = [c for c in results.cold if c.module != PYDANTIC_FLOOR]
-    if handlers:
-        worst = max(handlers, key=lambda c: c.ratio)
+    goals = ((False, GOAL_RATIO, "without pydantic"), (True, GOAL_RATIO_VALIDATING, "validating"))
+    for validating, goal, which in goals:
+        group = [c for c in handlers if c.validates == validating]
+        if group:
+            worst = max(group, key=lambda c: c.ratio)
+            rows.append(
+                f"| cold start at most {goal}x bare boto3 + same clients, functions {which} "
+                f"| as deployed: worst {worst.ratio:.2f}x ({worst.module}); {_count_met(group)} "
+                f"| {_met(worst.ratio <= goal)} |"
+            )
+    sizes = results.sizes
+    if sizes is not None and sizes.layer_kb is not None:
+        package = sizes.code_kb + sizes.layer_kb
         rows.append(
-            f"| cold start at most {GOAL_RATIO}x bare boto3 + same clients "
-            f"| as deployed: worst {worst.ratio:.2f}x ({worst.module}); {_count_met(handlers)} "
-            f"| {_met(worst.ratio <= GOAL_RATIO)} |"
+            f"| deployed package at most {GOAL_PACKAGE_KB / 1024:g} MB (code + layer, zipped with bytecode) "
+            f"| {package / 1024:.2f} MB | {_met(package <= GOAL_PACKAGE_KB)} |"
         )
     if results.client is not None:
         size = results.client.min_gzip if results.client.min_gzip is not None else results.client.raw_gzip
@@ -142,18 +160,6 @@ def _check_table(measured: LoadResult, projected: LoadResult) -> list[str]:
     return rows
 
 
-def _options(load: LoadResult) -> list[str]:
-    total = load.ours.usd_per_million_views
-    rows = ["| Change | saves $/M views | ours after |", "|---|---:|---:|"]
-    for option in load.options:
-        rows.append(
-            f"| {option.change} | {_usd(option.saves_usd_per_million)} | {_usd(total - option.saves_usd_per_million)} |"
-        )
-    together = total - sum(max(0.0, o.saves_usd_per_million) for o in load.options)
-    rows.append(f"| all of the above | | {_usd(together)} |")
-    return rows
-
-
 def _cost_method(prices: dict[str, Any]) -> list[str]:
     """How ours is counted and the original modelled: the section's opening paragraphs."""
     return [
@@ -176,7 +182,12 @@ def _cost_method(prices: dict[str, Any]) -> list[str]:
         "for Lambda's event source mapping); empty receives are replaced by the mapping's idle long polling "
         "(5 pollers x one 20 s poll per queue, about 21,600 requests a day per queue, busy or idle). DynamoDB stream "
         "reads by Lambda are free. Connection minutes assume one view per page session and the socket open for "
-        "the whole session (the client keeps it), modelled at the number of minutes shown.",
+        "the whole session (the client keeps it), modelled at the number of minutes shown. CloudWatch Logs: "
+        "ingested bytes at $0.50 per GB, each log event sized as its UTF-8 text plus 26 bytes (PutLogEvents' "
+        "rule); ours logs in JSON with system log level WARN (components/lambda_logging.py), so only the lines "
+        "our code writes count (the recorder measures them); Lambda's START, END and REPORT lines (about "
+        "0.33 KB per invocation in the default text format) are counted for the original design. Per view means "
+        "per view the stack received: in a saturated run a reply that came too late still did all its work.",
         "",
         "The original Go/CDK design is modelled on the same views and the same queue and stream batches: a "
         "$connect Lambda per connection (no $disconnect integration); per view a Lambda doing one GetItem, one SNS "
@@ -207,41 +218,48 @@ def _load_bill(load: LoadResult) -> list[str]:
     return out
 
 
-def _cost_miss(fast: LoadResult, prices: dict[str, Any]) -> list[str]:
-    """Why the fastest load misses the dollar goal, and what each change would save."""
-    messages = fast.ours.line("API Gateway messages").usd_per_million_views
-    floor = messages + fast.ours.line("SNS publishes").usd_per_million_views
-    floor += fast.ours.facts["deliveries"] * prices["sqs"]["usd_per_million_requests"]
-    return [
-        f"**The $3.00 goal is missed at {fast.rate:g} views/s.** What it costs and what would close it:",
+def _cost_gap(load: LoadResult) -> list[str]:
+    """Where ours costs more than the original at a goal rate, line by line, and what each change saves."""
+    original = load.original.usd_per_million_views
+    budget = GOAL_COST_RATIO * original
+    rows = [
+        f"**At {_rate(load.rate)} ours is {_cost_ratio(load):.2f}x the original design** "
+        f"({_usd(load.ours.usd_per_million_views)} against {_usd(original)} per million views; the goal, "
+        f"{GOAL_COST_RATIO}x, is {_usd(budget)}). Where ours pays more, line by line:",
         "",
-        f"- API Gateway WebSocket bills every frame, in and out, at $1.00 per million: one view in and one reply "
-        f"out is {_usd(messages)} per million views before anything else runs, the same for the original design. "
-        "Only a different front door lowers it (e.g. an HTTP API at $1.00 per million requests with the counts "
-        "in the response, or no reply frame for pages that do not show counts).",
-        "- Exactly once costs 2 WRU per view per consumer for the marker in the transaction, and the count "
-        "update is transactional too (2 WRU instead of 1).",
-        f"- Every view also pays an SNS publish and the SQS message(s) it becomes: with the WebSocket messages "
-        f"that is {_usd(floor)} per million views before any Lambda or DynamoDB work, in either design. So no "
-        "change to the counting alone reaches $3.00: it also takes a cheaper front door (an HTTP API at $1.00 "
-        "per million requests, the counts in its response, saves about $1.00 and the connection minutes) or "
-        "fewer hops per view (the views function sending to SQS directly, or one SNS publish per batch of "
-        "views).",
-        "",
-        "Estimated from this run's measured quantities, each change on its own:",
-        "",
-        *_options(fast),
-        "",
+        "| Line item | ours $/M | original $/M | ours - original |",
+        "|---|---:|---:|---:|",
     ]
+    for mine in load.ours.lines:
+        theirs = load.original.line(mine.name).usd_per_million_views
+        delta = mine.usd_per_million_views - theirs
+        rows.append(f"| {mine.name} | {_usd(mine.usd_per_million_views)} | {_usd(theirs)} | {delta:+.3f} |")
+    total = load.ours.usd_per_million_views
+    rows += [
+        "",
+        "Estimated from this run's measured quantities, each change on its own (the original's bill unchanged):",
+        "",
+        "| Change | saves $/M views | ours after | ratio after |",
+        "|---|---:|---:|---:|",
+    ]
+    for option in load.options:
+        after = total - option.saves_usd_per_million
+        rows.append(
+            f"| {option.change} | {_usd(option.saves_usd_per_million)} | {_usd(after)} "
+            f"| {after / max(original, 1e-9):.2f}x |"
+        )
+    together = total - sum(max(0.0, o.saves_usd_per_million) for o in load.options)
+    rows += [f"| all of the above | | {_usd(together)} | {together / max(original, 1e-9):.2f}x |", ""]
+    return rows
 
 
 def _cost_section(results: Results) -> list[str]:
     out = _cost_method(results.prices)
     for load in results.loads:
         out += _load_bill(load)
-    fast = max(results.loads, key=lambda r: r.rate, default=None)
-    if fast is not None and fast.ours.usd_per_million_views > GOAL_USD_PER_MILLION:
-        out += _cost_miss(fast, results.prices)
+    for load in results.loads:
+        if load.rate in GOAL_COST_RATES and _cost_ratio(load) > GOAL_COST_RATIO:
+            out += _cost_gap(load)
     return out
 
 
@@ -285,14 +303,10 @@ def _fresh_section(results: Results) -> list[str]:
     if any(load.fresh is None for load in results.loads):
         out += [
             "",
-            "100 views/s is not driven here: on this shared 2-core machine the local stack (every function, moto "
-            "and the pollers in one Python process) answers at most about 26 views/s and counts about half that "
-            "(the reliability suite's 100 clients x 10,000 views: replies at 26 views/s, a queue backlog, the last "
-            "view counted some 13 minutes after the first; tests/reliability/FIGURES.md), so a 100 views/s run "
-            "would measure this machine's queueing, not the design. On AWS the functions "
-            "scale out; with no batching window (the wiring table's default) what remains per view is SNS to SQS, "
-            "a receive, one transaction per key, the stream poll (Lambda polls a shard 4 times a second) and one "
-            "Put. The projection assumes a poller gathers for one poll cycle (bench/project.py, "
+            "A projected row was not driven (bench/project.py synthesises its work from the calm run's). On AWS the "
+            "functions scale out; with no batching window (the wiring table's default) what remains per view is "
+            "SNS to SQS, a receive, one transaction per key, the stream poll (Lambda polls a shard 4 times a "
+            "second) and one Put. The projection assumes a poller gathers for one poll cycle (bench/project.py, "
             "POLL_CYCLE_SECONDS) when the window is 0.",
         ]
     out += [
@@ -301,14 +315,24 @@ def _fresh_section(results: Results) -> list[str]:
         "`max_batching_window_seconds`, is 0 in the wiring table: a view is counted as soon as a poll finds it), "
         "the counter's transaction, the stream poller (idle wait 0.2 s) and replicate's Put. On AWS the stream is "
         "polled 4 times a second. A stack that raises the window trades up to that many seconds of freshness for "
-        "fewer count updates (2 WRU per key per batch; the markers cost the same either way).",
+        "fewer count updates (2 WRU per key per batch; the markers cost the same either way). Lambda's SQS "
+        "mapping has no adaptive window: a batch closes when it is full or the window ends, so a window long "
+        "enough to fill batches at 100 views/s also holds back the lone view at 1 view/s. Measured on this "
+        "machine (2026-11-29, load average 8-13): window 1 s with batch size 100 put p99 until counted at "
+        "2.5 s at 1 view/s and 3.9 s at 10 views/s, against 1.4 s and 2.5 s with no window and batch size 10, "
+        "so both stacks keep no window and batch size 10 (`Pulumi.<stack>.yaml`, `batching`), and the window's "
+        "saving at 100 views/s is listed among the levers above.",
         "",
     ]
     return out
 
 
+def _cost_ratio(load: LoadResult) -> float:
+    return load.ours.usd_per_million_views / max(load.original.usd_per_million_views, 1e-9)
+
+
 def _count_met(cold: list[ColdStart]) -> str:
-    met = [c for c in cold if c.ratio <= GOAL_RATIO]
+    met = [c for c in cold if c.ratio <= c.goal]
     return f"{len(met)} of {len(cold)} modules within the goal"
 
 
@@ -327,7 +351,7 @@ def _cold_section(results: Results) -> list[str]:
         "the floor for any module that validates with pydantic.",
         "",
         "| Module (functions) | clients | as deployed | without bytecode | boto3 + clients | ratio "
-        f"| without bytecode ratio | goal <= {GOAL_RATIO}x |",
+        f"| without bytecode ratio | goal <= {GOAL_RATIO}x, validating {GOAL_RATIO_VALIDATING}x |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in results.cold:
@@ -335,7 +359,7 @@ def _cold_section(results: Results) -> list[str]:
         out.append(
             f"| {c.module}{functions} | {', '.join(c.services) or '-'} | {c.deployed_ms:.0f} ms "
             f"| {c.source_only_ms:.0f} ms | {c.baseline_ms:.0f} ms | {c.ratio:.2f}x | {c.source_only_ratio:.2f}x "
-            f"| {_met(c.ratio <= GOAL_RATIO) if c.functions else '-'} |"
+            f"| {_met(c.ratio <= c.goal) if c.functions else '-'} |"
         )
     sizes = results.sizes
     if sizes is not None:
@@ -359,7 +383,7 @@ def _cold_section(results: Results) -> list[str]:
 
 def _cold_verdict(cold: list[ColdStart]) -> list[str]:
     handlers = [c for c in cold if c.module != PYDANTIC_FLOOR]
-    missed = [c for c in handlers if c.ratio > GOAL_RATIO]
+    missed = [c for c in handlers if c.ratio > c.goal]
     floor = next((c for c in cold if c.module == PYDANTIC_FLOOR), None)
     if not missed:
         return []
@@ -389,7 +413,7 @@ def _client_section(results: Results) -> list[str]:
     if client is None:
         return [*out, "client/analytics.js does not exist yet: skipped.", ""]
     out += [
-        "| File | raw | raw + gzip | minified | min + gzip | goal <= 1,536 B min+gzip |",
+        f"| File | raw | raw + gzip | minified | min + gzip | goal <= {GOAL_BYTES:,} B min+gzip |",
         "|---|---:|---:|---:|---:|---|",
     ]
     size = client.min_gzip if client.min_gzip is not None else client.raw_gzip

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import lambda_logging, policies
 from components.packaging import LAYER_ARCHITECTURE, LAYER_RUNTIME
 from handlers.wiring import ENV_ENDPOINT_URL, ENV_STACK, FunctionSpec, Wiring, function_name
 
@@ -121,6 +121,12 @@ class HandlerFunction(pulumi.ComponentResource):
             memory_size=spec.memory_mb,
             timeout=spec.timeout_seconds,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(spec, args.runtime)),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format=lambda_logging.LOG_FORMAT,
+                system_log_level=lambda_logging.SYSTEM_LOG_LEVEL,
+                application_log_level=lambda_logging.APPLICATION_LOG_LEVEL,
+                log_group=log_group.name,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, self.role_policy]),
         )
         self.function_name = function.name

@@ -302,7 +302,7 @@ def count_exactly_once(
         # Counts and ages only: they reach the DLQ, where an operator finds them.
         oldest = min(d.event.receivedAt for d in refused)
         log(
-            "warning",
+            "warn",
             "event_too_old",
             purpose=purpose,
             events=len(refused),

@@ -159,7 +159,7 @@ def repair(ddb: Any, streams: Any, tables: Tables, failed: FailedRange) -> None:
     keys = read_range(streams, failed)
     if keys is None:
         copied, best = reconcile_all(ddb, tables)
-        log("warning", "repair_reconciled_all", reason="range_not_in_stream", copied=copied)
+        log("warn", "repair_reconciled_all", reason="range_not_in_stream", copied=copied)
         top_posts.merge_into_top(ddb, tables.top, best)
     else:
         posts = repair_posts(ddb, tables, keys)

@@ -19,10 +19,12 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
+import boto3
+
 from handlers import aws
 from handlers.origins import OriginError, normalise_origin
 from handlers.wiring import WIRING, Wiring
-from local import emulator
+from local import emulator, in_process
 from local.functions import Functions, log
 from local.gateway import Gateway
 from local.launcher import ready_line
@@ -161,6 +163,10 @@ def _run(args: argparse.Namespace) -> int:
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
         # ready line, so a script can read it, and every log line goes to stderr.
         out, sys.stdout = sys.stdout, sys.stderr
+        # Every client made from here on (the handlers' and the pollers') calls moto in
+        # this process, not over HTTP (local/in_process.py); `aws=` still serves others.
+        boto3.setup_default_session()
+        in_process.install(boto3.DEFAULT_SESSION, endpoint)
         functions = Functions.load(WIRING)
         _warm_handler_clients()
         poll_stop, threads = start_pollers(WIRING, resources, functions)

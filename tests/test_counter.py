@@ -239,7 +239,7 @@ def test_counter_event_older_than_its_marker_can_prove_is_refused_and_logged(
     assert counts(cloud) == (1, 1) and len(cloud.items(COUNTED_EVENTS)) == 1
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "event_too_old" in x]
     assert line["purpose"] == "views" and line["events"] == 1 and line["maxAgeDays"] == 59
-    assert set(line) == {"ts", "level", "event", "purpose", "events", "oldestAgeDays", "maxAgeDays"}
+    assert set(line) == {"timestamp", "level", "event", "purpose", "events", "oldestAgeDays", "maxAgeDays"}
 
 
 def test_counter_refused_old_event_reaches_the_dlq(cloud: Cloud) -> None:

@@ -10,7 +10,9 @@ calls and handler invocations without touching local/'s internals:
   operation, the function whose handler made it (or the thread, for the pollers),
   SDK retries, and the item sizes DynamoDB capacity is billed by;
 - `{"kind": "invoke", ...}` for every call of a `handlers.*.handler` (wrapped as the
-  module is imported): function name, duration, and the batch it was given.
+  module is imported): function name, duration, the batch it was given, and the lines
+  and bytes its code logged through `handlers.log.log` (wrapped the same way), which
+  CloudWatch Logs bills per GB ingested.
 
 Item sizes follow DynamoDB's rules (names + values, UTF-8); bench/cost.py turns
 them into read and write units, since the handlers do not ask for
@@ -32,7 +34,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the stack's process never imports bench: only the type checker reads these
-    from bench.records import BatchDetails, CallDetails, CallRecord, Record
+    from bench.records import BatchDetails, CallDetails, CallRecord, LogDetails, Record
 
 _PATH = os.environ.get("BENCH_CALL_LOG")
 _lock = threading.Lock()
@@ -194,19 +196,43 @@ def _batch_details(event: Any) -> BatchDetails:
     return {"records": len(records), "keys": len(keys)}
 
 
+def _counted(log: Any, line: Any) -> Any:
+    """handlers.log.log, adding each line's bytes to the invocation running on this thread."""
+
+    @functools.wraps(log)
+    def counting(level: Any, event: str, **fields: Any) -> None:
+        logged = getattr(_local, "logged", None)
+        if logged is not None:
+            logged["log_lines"] = logged.get("log_lines", 0) + 1
+            logged["log_bytes"] = logged.get("log_bytes", 0) + len(line(level, event, **fields).encode())
+        log(level, event, **fields)
+
+    return counting
+
+
 def _timed(module: str, handler: Any) -> Any:
     @functools.wraps(handler)
     def invoke(event: Any, context: Any) -> Any:
         function = getattr(context, "function_name", module)
-        outer = getattr(_local, "function", None)
-        _local.function = function
+        outer, outer_logged = getattr(_local, "function", None), getattr(_local, "logged", None)
+        logged: LogDetails = {}
+        _local.function, _local.logged = function, logged
         start = time.perf_counter()
         try:
             return handler(event, context)
         finally:
             elapsed = (time.perf_counter() - start) * 1000
-            _local.function = outer
-            _write({"kind": "invoke", "time": time.time(), "fn": function, "ms": elapsed, **_batch_details(event)})
+            _local.function, _local.logged = outer, outer_logged
+            _write(
+                {
+                    "kind": "invoke",
+                    "time": time.time(),
+                    "fn": function,
+                    "ms": elapsed,
+                    **_batch_details(event),
+                    **logged,
+                }
+            )
 
     return invoke
 
@@ -223,6 +249,8 @@ class _WrappingLoader(importlib.abc.Loader):
 
     def exec_module(self, module: Any) -> None:
         self.inner.exec_module(module)
+        if module.__name__ == "handlers.log":  # before any handler imports `log` from it
+            module.log = _counted(module.log, module.line)
         handler = getattr(module, "handler", None)
         if callable(handler):
             module.handler = _timed(module.__name__, handler)

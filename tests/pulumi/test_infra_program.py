@@ -446,6 +446,17 @@ def test_function_has_its_own_log_group_with_configured_retention(stage: StackGr
         assert log_group.urn in function.dependencies, f"{spec.name}: Lambda would create it without retention"
 
 
+def test_function_logs_json_with_only_what_our_code_logs(stage: StackGraph) -> None:
+    # System level WARN drops START, END and REPORT, billed per GB ingested; INFO keeps ours.
+    for spec in WIRING.functions:
+        function = stage.function(spec.name)
+        config = function["loggingConfig"]
+        assert config["logFormat"] == "JSON", f"{spec.name}: level filtering needs the JSON format"
+        assert config["systemLogLevel"] == "WARN", f"{spec.name}: START/END/REPORT would be billed"
+        assert config["applicationLogLevel"] == "INFO", f"{spec.name}: our info lines would be dropped"
+        assert config["logGroup"] == f"/aws/lambda/{function['name']}", f"{spec.name}: logs go to its own group"
+
+
 def test_iam_statements_name_no_wildcard_action_or_resource(stack: StackGraph) -> None:
     for spec in WIRING.functions:
         function = stack.function(spec.name)
