@@ -29,6 +29,7 @@ EPILOG = """\
 examples:
   python -m report --stack prod                        terminal summary of the last 30 days
   python -m report --stack prod --json                 the same as one JSON document
+  python -m report --stack prod --html report.html     a self-contained dashboard with charts
   python -m report --stack prod --csv out/             posts.csv, pages.csv, series.csv, referrers.csv
   python -m report --stack local --endpoint-url http://127.0.0.1:<aws-port>
 """
@@ -72,6 +73,7 @@ def report_parser() -> argparse.ArgumentParser:
     parser.add_argument("--by", choices=("day", "hour"), default="day", help="series buckets (default day)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
     parser.add_argument("--csv", type=Path, metavar="DIR", help="write posts, pages, series and referrers as CSV files")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML dashboard")
     return parser
 
 
@@ -119,7 +121,12 @@ def run_report(argv: Sequence[str], out: TextIO, err: TextIO, today: date, root:
 
         paths = write_csv(args.csv, document)
         err.write(f"report: wrote {', '.join(str(p) for p in paths)}\n")
-    if not (args.json or args.csv):
+    if args.html is not None:
+        from report.html import render  # noqa: PLC0415 - only when asked
+
+        args.html.write_text(render(report, generated=today), encoding="utf-8")
+        err.write(f"report: wrote {args.html}\n")
+    if not (args.json or args.csv or args.html):
         from report.text import summary  # noqa: PLC0415
 
         out.write(summary(report))
