@@ -32,6 +32,7 @@ examples:
   python -m report --stack prod --html report.html     a self-contained dashboard with charts
   python -m report --stack prod --csv out/             posts.csv, pages.csv, series.csv, referrers.csv
   python -m report --stack local --endpoint-url http://127.0.0.1:<aws-port>
+  python -m report set-title ARTICLE_ID "Title" --stack prod   change a stored title (the one command that writes)
 """
 
 
@@ -39,7 +40,7 @@ class UsageError(ValueError):
     pass
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
@@ -59,7 +60,7 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def report_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m report",
         description="Views over time per post, page and referrer, read from a stack's tables (never writes).",
         epilog=EPILOG,
@@ -147,6 +148,10 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     today = today or datetime.now(UTC).date()
     command: Command = run_report
+    if argv[:1] == ["set-title"]:
+        from report.titles import run_set_title  # noqa: PLC0415 - the one writing command
+
+        command, argv = run_set_title, argv[1:]
     try:
         return command(argv, out, err, today, root)
     except UsageError as exc:

@@ -11,7 +11,8 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # no stubs; a test-only dependency (check-jsonschema's)
 import pytest
 from support.aws import STACK, Cloud
-from support.series import fill_example, post_row, stack_root
+from support.events import post_item
+from support.series import fill_example, stack_root
 
 from handlers.wiring import POST_COUNT_READER
 from report import csvfiles
@@ -235,7 +236,7 @@ def test_report_without_a_stack_exits_2(tmp_path: Path) -> None:
 
 
 def test_report_missing_tables_exit_1_naming_the_stack(cloud: Cloud, tmp_path: Path) -> None:
-    cloud.put(POST_COUNT_READER, post_row("hello-world", "Hello World", 1, 1))
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 1, 1, "Hello World"))
     code, out, err = run(stack_root(tmp_path))  # the count tables exist, Series does not
     assert code == 1
     assert out == ""

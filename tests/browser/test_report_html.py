@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from support.aws import STACK, Cloud
-from support.series import fill_example, post_row, stack_root
+from support.events import post_item
+from support.series import fill_example, stack_root
 
 from handlers.wiring import POST_COUNT_READER
 from report.cli import main
@@ -94,7 +95,7 @@ def test_report_html_charts_and_numbers_match_the_json(
 
 def test_report_html_escapes_what_clients_sent(cloud: Cloud, tmp_path: Path, new_tab: Callable[..., Tab]) -> None:
     fill_example(cloud)
-    cloud.put(POST_COUNT_READER, post_row("hello-world", '<img src=x onerror="alert(1)">', 30, 20))
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 30, 20, '<img src=x onerror="alert(1)">'))
     html, _ = render(cloud, tmp_path)
     tab, fetched = open_offline(new_tab, html)
     assert fetched == []

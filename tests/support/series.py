@@ -14,6 +14,7 @@ from report.model import Target
 from report.shape import create_series_request, referrer_item, snapshot_item
 from report.store import SERIES
 from support.aws import REGION, STACK, Cloud
+from support.events import post_item
 
 
 def stack_root(tmp_path: Path) -> Path:
@@ -24,15 +25,6 @@ def stack_root(tmp_path: Path) -> Path:
 
 def create_series(cloud: Cloud) -> None:
     cloud.ddb.create_table(**create_series_request(STACK))
-
-
-def post_row(article_id: str, title: str, total: int, unique: int) -> dict[str, Any]:
-    return {
-        "articleId": {"S": article_id},
-        "articleTitle": {"S": title},
-        "totalViews": {"N": str(total)},
-        "uniqueViews": {"N": str(unique)},
-    }
 
 
 def page_row(page: str, total: int, unique: int) -> dict[str, Any]:
@@ -52,7 +44,7 @@ HN = "https://news.ycombinator.com"
 def fill_example(cloud: Cloud) -> None:
     """Three months of a small blog around November 2026 (expected figures in the tests)."""
     create_series(cloud)
-    cloud.put(POST_COUNT_READER, post_row("hello-world", "Hello World", 30, 20), post_row("quiet", "Quiet", 4, 4))
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 30, 20, "Hello World"), post_item("quiet", 4, 4, "Quiet"))
     cloud.put(HOME_AND_PROFILE, page_row("Home_Page", 40, 31))
     cloud.put(
         REFERRER,
