@@ -10,6 +10,8 @@ from bench.client_size import GOAL_BYTES, ClientSize
 from bench.coldstart import GOAL_RATIO, PYDANTIC_FLOOR, PYDANTIC_IMPORT, ColdStart, Sizes
 from bench.cost import Bill, Option
 from bench.freshness import GOAL_COUNTED_P99_SECONDS, POLL_SECONDS, Freshness
+from bench.series_report import SeriesReportResult
+from bench.series_report import section as series_section
 
 GOAL_USD_PER_MILLION = 3.00
 
@@ -38,6 +40,7 @@ class Results:
     sizes: Sizes | None = None
     client: ClientSize | None = None
     skipped: list[str] = field(default_factory=list)
+    series_report: SeriesReportResult | None = None
 
 
 def _usd(value: float) -> str:
@@ -415,6 +418,8 @@ def render(results: Results) -> str:
         lines += _cold_section(results)
     if results.client is not None or "client" not in results.skipped:
         lines += _client_section(results)
+    if results.series_report is not None:
+        lines += series_section(results.series_report)
     if results.skipped:
         lines += [f"Skipped in this run: {', '.join(results.skipped)}.", ""]
     return "\n".join(lines)

@@ -10,14 +10,15 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs; a test-only dependency (check-jsonschema's)
 import pytest
-from support.aws import STACK, Cloud
+from support.aws import REGION, STACK, Cloud
 from support.events import post_item
 from support.series import fill_example, stack_root
 
 from handlers.wiring import POST_COUNT_READER
-from report import csvfiles
+from report import csvfiles, store
 from report.cli import main
-from report.store import Progress
+from report.settings import StackSettings
+from report.store import SERIES, Progress
 
 TODAY = date(2026, 11, 30)
 
@@ -241,6 +242,23 @@ def test_report_missing_tables_exit_1_naming_the_stack(cloud: Cloud, tmp_path: P
     assert code == 1
     assert out == ""
     assert f"stack {STACK!r}" in err
+
+
+def test_report_query_answers_equal_botocores_parse(cloud: Cloud) -> None:
+    fill_example(cloud)
+    settings = StackSettings(STACK, REGION)
+    request = {
+        "TableName": f"{STACK}-{SERIES}",
+        "KeyConditionExpression": "seriesKey = :k",
+        "ExpressionAttributeValues": {":k": {"S": "post#hello-world"}},
+        "Limit": 3,
+    }
+    plain = store.client(settings).query(**request)
+    parsed = cloud.ddb.query(**request)  # a client without the hook
+    for answer in (plain, parsed):
+        answer.pop("ResponseMetadata")
+    assert plain == parsed
+    assert plain["LastEvaluatedKey"]["bucket"] == {"S": "2026-11-05T09"}
 
 
 class _Clock:
