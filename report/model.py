@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 By = Literal["day", "hour"]
 Kind = Literal["post", "page"]
@@ -60,9 +60,11 @@ def default_period(today: date, days: int = 30, by: By = "day") -> Period:
     return Period(today - timedelta(days=days - 1), today, by)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A Series item of a post or page: running all-time totals at the end of an hour."""
+class Snapshot(NamedTuple):
+    """A Series item of a post or page: running all-time totals at the end of an hour.
+
+    A tuple, not a frozen dataclass: a long report makes hundreds of thousands of them.
+    """
 
     bucket: str
     """UTC hour, `2026-11-29T14`."""

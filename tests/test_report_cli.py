@@ -12,7 +12,7 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs; a test-only depen
 import pytest
 from support.aws import REGION, STACK, Cloud
 from support.events import post_item
-from support.series import fill_example, stack_root
+from support.report_data import fill_example, stack_root
 
 from handlers.wiring import POST_COUNT_READER
 from report import csvfiles, store

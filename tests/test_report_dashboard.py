@@ -6,7 +6,7 @@ from datetime import date
 
 from support.aws import REGION, STACK, Cloud
 from support.events import post_item
-from support.series import fill_example
+from support.report_data import fill_example
 
 from handlers.wiring import POST_COUNT_READER
 from local.dashboard import REFRESH_SECONDS, Dashboard

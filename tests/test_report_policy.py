@@ -19,7 +19,7 @@ import pytest
 from botocore.client import BaseClient
 from support.aws import ACCOUNT, REGION, STACK, Cloud
 from support.events import post_item
-from support.series import fill_example, stack_root
+from support.report_data import fill_example, stack_root
 
 from handlers.wiring import POST_COUNT_WRITER
 from report.cli import main

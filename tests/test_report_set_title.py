@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.aws import STACK, Cloud
 from support.events import post_item, stream_record
-from support.series import stack_root
+from support.report_data import stack_root
 
 from handlers import replicate, top_posts
 from handlers.attributes import text

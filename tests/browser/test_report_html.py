@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support.aws import STACK, Cloud
 from support.events import post_item
-from support.series import fill_example, stack_root
+from support.report_data import fill_example, stack_root
 
 from handlers.wiring import POST_COUNT_READER
 from report.cli import main
