@@ -12,7 +12,7 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs; a test-only depen
 import pytest
 from support.aws import REGION, STACK, Cloud
 from support.events import post_item
-from support.report_data import fill_example, stack_root
+from support.report_data import fill_example, stack_root, without_series
 
 from handlers.wiring import POST_COUNT_READER
 from report import csvfiles, store
@@ -237,6 +237,7 @@ def test_report_without_a_stack_exits_2(tmp_path: Path) -> None:
 
 
 def test_report_missing_tables_exit_1_naming_the_stack(cloud: Cloud, tmp_path: Path) -> None:
+    without_series(cloud)
     cloud.put(POST_COUNT_READER, post_item("hello-world", 1, 1, "Hello World"))
     code, out, err = run(stack_root(tmp_path))  # the count tables exist, Series does not
     assert code == 1

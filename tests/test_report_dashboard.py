@@ -6,7 +6,7 @@ from datetime import date
 
 from support.aws import REGION, STACK, Cloud
 from support.events import post_item
-from support.report_data import fill_example
+from support.report_data import fill_example, without_series
 
 from handlers.wiring import POST_COUNT_READER
 from local.dashboard import REFRESH_SECONDS, Dashboard
@@ -26,6 +26,7 @@ def test_dashboard_renders_the_report_of_the_last_30_days(cloud: Cloud) -> None:
 
 
 def test_dashboard_without_a_series_table_says_so_with_503(cloud: Cloud) -> None:
+    without_series(cloud)
     cloud.put(POST_COUNT_READER, post_item("hello-world", 1))
     status, _, body = Dashboard(SETTINGS, cloud.ddb)()
     assert status == 503

@@ -30,6 +30,13 @@ def create_series(cloud: Cloud) -> None:
         cloud.ddb.create_table(**request)
 
 
+def without_series(cloud: Cloud) -> None:
+    """A stack whose Series table is missing (deployed before the series consumer, or a wrong name)."""
+    name = create_series_request(STACK)["TableName"]
+    if name in cloud.ddb.list_tables()["TableNames"]:
+        cloud.ddb.delete_table(TableName=name)
+
+
 def page_row(page: str, total: int, unique: int) -> dict[str, Any]:
     return {"pageName": {"S": page}, "totalViews": {"N": str(total)}, "uniqueViews": {"N": str(unique)}}
 
