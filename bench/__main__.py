@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import client_size, coldstart, cost, project, series
+from bench import client_size, coldstart, cost, project, series, series_report
 from bench.freshness import POLL_SECONDS, freshness
 from bench.load import run_load
 from bench.machine import describe, load_average
@@ -22,7 +22,7 @@ from bench.report import LoadResult, Results, render
 from bench.stack import local_stack, read_calls
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-PARTS = ("load", "cold", "client")
+PARTS = ("load", "cold", "client", "report")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "client" not in args.skip:
         say("client size")
         results.client = client_size.measure()
+    if "report" not in args.skip:
+        say("the owner's report over a year of hourly rows for 500 posts")
+        results.series_report = series_report.measure()
     results.elapsed_seconds = time.monotonic() - started
     results.machine["load_after"] = load_average()
     args.output.write_text(render(results))

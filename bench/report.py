@@ -11,6 +11,8 @@ from bench.coldstart import GOAL_RATIO, GOAL_RATIO_VALIDATING, PYDANTIC_FLOOR, P
 from bench.cost import Bill, Option
 from bench.freshness import GOAL_COUNTED_P99_SECONDS, POLL_SECONDS, Freshness
 from bench.series import GOAL_WRU_PER_VIEW, SeriesCost, describe
+from bench.series_report import SeriesReportResult
+from bench.series_report import section as series_section
 
 GOAL_COST_RATIO = 1.2
 """Ours at most this times the original design's bill on the same views (issue 15)."""
@@ -46,6 +48,7 @@ class Results:
     sizes: Sizes | None = None
     client: ClientSize | None = None
     skipped: list[str] = field(default_factory=list)
+    series_report: SeriesReportResult | None = None
 
 
 def _usd(value: float) -> str:
@@ -449,6 +452,8 @@ def render(results: Results) -> str:
         lines += _cold_section(results)
     if results.client is not None or "client" not in results.skipped:
         lines += _client_section(results)
+    if results.series_report is not None:
+        lines += series_section(results.series_report)
     if results.skipped:
         lines += [f"Skipped in this run: {', '.join(results.skipped)}.", ""]
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 import boto3
@@ -24,11 +24,12 @@ import boto3
 from handlers import aws
 from handlers.origins import OriginError, normalise_origin
 from handlers.wiring import WIRING, Wiring
-from local import emulator, in_process
+from local import dashboard, emulator, in_process
 from local.functions import Functions, log
-from local.gateway import Gateway
+from local.gateway import DynamicPage, Gateway
 from local.launcher import ready_line
 from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
+from report.settings import StackSettings
 
 DEFAULT_PORT = 8787
 STOP_SECONDS = 3.0
@@ -108,12 +109,14 @@ def start_pollers(
     return stop, threads
 
 
-async def serve(functions: Functions, sock: socket.socket, ws_url: str, ready: str, out: TextIO) -> None:
+async def serve(
+    functions: Functions, sock: socket.socket, ws_url: str, ready: str, out: TextIO, pages: Mapping[str, DynamicPage]
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await Gateway(functions, ws_url).start(sock)
+    server = await Gateway(functions, ws_url, pages=pages).start(sock)
     out.write(ready + "\n")
     out.flush()
     await stop.wait()
@@ -172,7 +175,9 @@ def _run(args: argparse.Namespace) -> int:
         poll_stop, threads = start_pollers(WIRING, resources, functions)
         try:
             ready = ready_line(host, port, endpoint, emulator.STACK)
-            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out))
+            # The owner's dashboard, read from the emulator as `python -m report` reads a stack.
+            pages = {dashboard.PATH: dashboard.Dashboard(StackSettings(emulator.STACK, emulator.REGION, endpoint))}
+            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out, pages))
         finally:
             poll_stop.set()
             for thread in threads:

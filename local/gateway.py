@@ -19,7 +19,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,9 +149,20 @@ class Peer:
     last_active_ms: int = field(default_factory=now_ms)
 
 
+DynamicPage = Callable[[], tuple[int, str, bytes]]
+"""A page made per request (the dashboard): (status, content type, body); it may block."""
+
+
 class Gateway:
-    def __init__(self, functions: Functions, ws_url: str, client_root: Path = static.CLIENT_DIR) -> None:
+    def __init__(
+        self,
+        functions: Functions,
+        ws_url: str,
+        client_root: Path = static.CLIENT_DIR,
+        pages: Mapping[str, DynamicPage] | None = None,
+    ) -> None:
         self.functions = functions
+        self.pages = dict(pages or {})
         self.keys = route_keys(functions.wiring)
         self.ws_url = ws_url
         self.client_root = client_root
@@ -192,6 +203,14 @@ class Gateway:
             return await self._connect(conn, request)
         if request.method not in ("GET", "HEAD"):
             return http_response(405, b"Method Not Allowed\n")
+        return await self._page(request, path)
+
+    async def _page(self, request: Request, path: str) -> Response:
+        """GET or HEAD of a page: made per request (the dashboard), or a file of the demo blog."""
+        dynamic = self.pages.get(path.rstrip("/") or "/")
+        if dynamic is not None:
+            status, content_type, page = await asyncio.to_thread(dynamic)
+            return http_response(status, b"" if request.method == "HEAD" else page, content_type)
         found = static.load(request.path, self._page_ws_url(request), self.client_root)
         if found is None:
             return http_response(404, b"Not Found\n")

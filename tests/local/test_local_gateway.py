@@ -86,7 +86,8 @@ def gateway(fakes: Fakes, tmp_path: Path) -> Iterator[RunningGateway]:
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "index.html").write_text('<script data-endpoint="__WS_URL__"></script>')
     (tmp_path / "analytics.js").write_text("/* client */")
-    running = RunningGateway(fakes.handlers(), client_root=tmp_path)
+    dashboard = lambda: (200, "text/html; charset=utf-8", b"<h1>numbers</h1>")  # noqa: E731
+    running = RunningGateway(fakes.handlers(), client_root=tmp_path, pages={"/dashboard": dashboard})
     yield running
     running.stop()
 
@@ -295,6 +296,17 @@ def test_http_serves_pages_with_ws_url(gateway: RunningGateway) -> None:
 def test_http_pages_use_the_host_the_browser_used(gateway: RunningGateway) -> None:
     status, _, body = http_get(f"http://localhost:{gateway.port}/")
     assert status == 200 and f"ws://localhost:{gateway.port}".encode() in body
+
+
+def test_http_dashboard_is_made_per_request(gateway: RunningGateway) -> None:
+    for path in ("/dashboard", "/dashboard/", "/dashboard?x=1"):
+        status, headers, body = http_get(f"http://127.0.0.1:{gateway.port}{path}")
+        assert (status, body) == (200, b"<h1>numbers</h1>")
+        assert headers["Content-Type"] == "text/html; charset=utf-8" and headers["Cache-Control"] == "no-store"
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.port}/dashboard", method="POST", data=b"x")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 405
 
 
 def test_http_unknown_path_is_404(gateway: RunningGateway) -> None:

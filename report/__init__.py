@@ -1,0 +1,1 @@
+"""The owner's report: `python -m report` reads a stack's count and Series tables (report/cli.py)."""

@@ -1,0 +1,288 @@
+"""The report's pure core: Series snapshots -> views per bucket -> the report's document.
+
+The Series table (issue 13, `<stack>-Series`) keeps monotone snapshots, not deltas: per post
+or page and UTC hour the highest running all-time total seen that hour, per referrer, target
+and UTC day the highest running total of that referrer row. So the views of a bucket are its
+snapshot minus the snapshot before it (of the same key, or the same referrer and target),
+and the views of a period start from the latest snapshot before it. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal, NamedTuple
+
+By = Literal["day", "hour"]
+Kind = Literal["post", "page"]
+
+# Series keys and buckets, as the series consumer writes them (DESIGN.md, "Series table").
+POST_PREFIX = "post#"
+PAGE_PREFIX = "page#"
+REFERRER_PREFIX = "ref#"
+# A day's referrer buckets are `<day>#<kind>#<id>`; '$' sorts right after '#', so
+# `<until>$` bounds every target of the last day.
+_AFTER_DAY_TARGETS = "$"
+
+
+@dataclass(frozen=True)
+class Period:
+    since: date
+    until: date
+    """Inclusive, UTC."""
+    by: By = "day"
+
+    @property
+    def first_hour(self) -> str:
+        return f"{self.since.isoformat()}T00"
+
+    @property
+    def last_hour(self) -> str:
+        return f"{self.until.isoformat()}T23"
+
+    @property
+    def first_day(self) -> str:
+        return self.since.isoformat()
+
+    @property
+    def after_last_day(self) -> str:
+        """An upper bound for every referrer bucket of `until` (BETWEEN is inclusive)."""
+        return self.until.isoformat() + _AFTER_DAY_TARGETS
+
+    def days(self) -> list[str]:
+        return [(self.since + timedelta(days=n)).isoformat() for n in range((self.until - self.since).days + 1)]
+
+
+def default_period(today: date, days: int = 30, by: By = "day") -> Period:
+    """The last `days` days, today included."""
+    return Period(today - timedelta(days=days - 1), today, by)
+
+
+class Snapshot(NamedTuple):
+    """A Series item of a post or page: running all-time totals at the end of an hour.
+
+    A tuple, not a frozen dataclass: a long report makes hundreds of thousands of them.
+    """
+
+    bucket: str
+    """UTC hour, `2026-11-29T14`."""
+    total: int
+    unique: int
+
+
+@dataclass(frozen=True)
+class RefSnapshot:
+    """A Series item of a referrer: the running total of one (referrer, target) on one day."""
+
+    day: str
+    target: Target
+    views: int
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    kind: Kind
+    key: str
+    """articleId or page name."""
+
+    @property
+    def series_key(self) -> str:
+        return f"{self.kind}#{self.key}"
+
+
+@dataclass(frozen=True)
+class Point:
+    start: str
+    """`2026-11-29` by day, `2026-11-29T14:00Z` by hour."""
+    total: int
+    unique: int
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    target: Target
+    title: str | None
+    """Posts only: the stored title."""
+    total: int
+    unique: int
+    series: tuple[Point, ...]
+    """Only buckets with views, oldest first."""
+
+
+@dataclass(frozen=True)
+class ReferrerReport:
+    referrer: str
+    views: int
+    targets: tuple[tuple[Target, int], ...]
+    """Most views first."""
+    days: tuple[tuple[str, int], ...]
+    """(day, views) with views, oldest first."""
+
+
+@dataclass(frozen=True)
+class Report:
+    stack: str
+    period: Period
+    posts: tuple[TargetReport, ...]
+    pages: tuple[TargetReport, ...]
+    referrers: tuple[ReferrerReport, ...]
+
+    def site(self) -> tuple[Point, ...]:
+        """Every post's and page's views added up per bucket: the site's views over time."""
+        return add_series(r.series for r in (*self.posts, *self.pages))
+
+
+# ---- snapshots -> views ------------------------------------------------------------
+
+
+def hourly_views(before: Snapshot | None, snapshots: Iterable[Snapshot]) -> list[tuple[str, int, int]]:
+    """(hour, total, unique) views per hour of a key: each snapshot minus the highest before it.
+
+    Snapshots only grow when the consumer keeps its contract; against the highest earlier
+    one rather than the previous, a lower snapshot (an out-of-order write) adds nothing and
+    cannot make a later hour count twice, so the views always sum to the last highest
+    snapshot minus the one before the period.
+    """
+    best_total = before.total if before else 0
+    best_unique = before.unique if before else 0
+    views: list[tuple[str, int, int]] = []
+    for snap in sorted(snapshots, key=lambda s: s.bucket):
+        total, unique = max(0, snap.total - best_total), max(0, snap.unique - best_unique)
+        best_total, best_unique = max(best_total, snap.total), max(best_unique, snap.unique)
+        if total or unique:
+            views.append((snap.bucket, total, unique))
+    return views
+
+
+def bucket_start(hour: str, by: By) -> str:
+    """`2026-11-29T14` -> `2026-11-29` by day, `2026-11-29T14:00Z` by hour."""
+    return hour[:10] if by == "day" else f"{hour}:00Z"
+
+
+def to_points(views: Iterable[tuple[str, int, int]], by: By) -> tuple[Point, ...]:
+    """Hourly views added up into the period's buckets, oldest first, empty buckets left out."""
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for hour, total, unique in views:
+        cell = sums[bucket_start(hour, by)]
+        cell[0] += total
+        cell[1] += unique
+    return tuple(Point(start, t, u) for start, (t, u) in sorted(sums.items()) if t or u)
+
+
+def add_series(series: Iterable[Iterable[Point]]) -> tuple[Point, ...]:
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for points in series:
+        for point in points:
+            sums[point.start][0] += point.total
+            sums[point.start][1] += point.unique
+    return tuple(Point(start, t, u) for start, (t, u) in sorted(sums.items()))
+
+
+def target_report(
+    target: Target, title: str | None, before: Snapshot | None, snapshots: Iterable[Snapshot], by: By
+) -> TargetReport:
+    points = to_points(hourly_views(before, snapshots), by)
+    return TargetReport(target, title, sum(p.total for p in points), sum(p.unique for p in points), points)
+
+
+def referrer_views(before: Mapping[Target, int], snapshots: Iterable[RefSnapshot]) -> list[tuple[str, Target, int]]:
+    """(day, target, views) of one referrer: per target, each day's snapshot minus the highest earlier."""
+    best = dict(before)
+    views: list[tuple[str, Target, int]] = []
+    for snap in sorted(snapshots, key=lambda s: (s.day, s.target)):
+        held = best.get(snap.target, 0)
+        if snap.views > held:
+            views.append((snap.day, snap.target, snap.views - held))
+            best[snap.target] = snap.views
+    return views
+
+
+def referrer_report(referrer: str, before: Mapping[Target, int], snapshots: Iterable[RefSnapshot]) -> ReferrerReport:
+    per_target: dict[Target, int] = defaultdict(int)
+    per_day: dict[str, int] = defaultdict(int)
+    for day, target, views in referrer_views(before, snapshots):
+        per_target[target] += views
+        per_day[day] += views
+    targets = tuple(sorted(per_target.items(), key=lambda tv: (-tv[1], tv[0])))
+    return ReferrerReport(referrer, sum(per_target.values()), targets, tuple(sorted(per_day.items())))
+
+
+def by_views(reports: Iterable[TargetReport]) -> tuple[TargetReport, ...]:
+    """Most total views first, then most unique, then by id: a total, stable order."""
+    return tuple(sorted(reports, key=lambda r: (-r.total, -r.unique, r.target.key)))
+
+
+def referrers_by_views(reports: Iterable[ReferrerReport]) -> tuple[ReferrerReport, ...]:
+    """Referrers with views in the period, most first."""
+    return tuple(sorted((r for r in reports if r.views), key=lambda r: (-r.views, r.referrer)))
+
+
+# ---- Series items (DynamoDB attribute values) -> snapshots ---------------------------
+
+
+def _number(item: Mapping[str, Any], name: str) -> int:
+    value = item.get(name, {}).get("N")
+    return int(value) if value is not None else 0
+
+
+def snapshot(item: Mapping[str, Any]) -> Snapshot:
+    return Snapshot(str(item["bucket"]["S"]), _number(item, "totalViews"), _number(item, "uniqueViews"))
+
+
+def parse_target(text: str, separator: str) -> Target | None:
+    """`post#hello` (Series) or `post:hello` (Referrer table) -> Target; None for anything else."""
+    kind, sep, key = text.partition(separator)
+    if not sep or not key or kind not in ("post", "page"):
+        return None
+    return Target("post" if kind == "post" else "page", key)
+
+
+def ref_snapshot(item: Mapping[str, Any]) -> RefSnapshot | None:
+    """A referrer's Series item; None when its bucket is not `<day>#<kind>#<id>`."""
+    day, sep, rest = str(item["bucket"]["S"]).partition("#")
+    target = parse_target(rest, "#") if sep else None
+    return None if target is None else RefSnapshot(day, target, _number(item, "views"))
+
+
+# ---- the documented JSON (ARCHITECTURE.md 3.5) ---------------------------------------
+
+
+def _points_json(points: Sequence[Point]) -> list[dict[str, Any]]:
+    return [{"start": p.start, "totalViews": p.total, "uniqueViews": p.unique} for p in points]
+
+
+def _target_json(target: Target) -> dict[str, str]:
+    return {"articleId": target.key} if target.kind == "post" else {"page": target.key}
+
+
+def document(report: Report) -> dict[str, Any]:
+    return {
+        "stack": report.stack,
+        "since": report.period.since.isoformat(),
+        "until": report.period.until.isoformat(),
+        "by": report.period.by,
+        "posts": [
+            {
+                "articleId": r.target.key,
+                "articleTitle": r.title or "",
+                "totalViews": r.total,
+                "uniqueViews": r.unique,
+                "series": _points_json(r.series),
+            }
+            for r in report.posts
+        ],
+        "pages": [
+            {"page": r.target.key, "totalViews": r.total, "uniqueViews": r.unique, "series": _points_json(r.series)}
+            for r in report.pages
+        ],
+        "referrers": [
+            {
+                "referrer": r.referrer,
+                "views": r.views,
+                "targets": [{**_target_json(t), "views": v} for t, v in r.targets],
+            }
+            for r in report.referrers
+        ],
+    }

@@ -1,0 +1,85 @@
+"""The report end to end through `python -m local`: views sent, then `python -m report` and /dashboard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from local_support import REPO, LocalStack, wait_until
+from websockets.sync.client import connect
+from websockets.typing import Origin
+
+pytestmark = pytest.mark.slow
+
+PIPELINE_SECONDS = 60.0
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    running = LocalStack.start("--port", "0")
+    yield running
+    running.terminate()
+
+
+def report(stack: LocalStack, *argv: str) -> dict[str, Any]:
+    """`python -m report --json` against the stack's emulator, as the README tells the owner."""
+    command = [sys.executable, "-m", "report", "--stack", stack.stack, "--endpoint-url", stack.aws_url, "--json"]
+    done = subprocess.run([*command, *argv], cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def dashboard(stack: LocalStack) -> tuple[int, str]:
+    with urllib.request.urlopen(f"{stack.origin}/dashboard", timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_report_e2e_fresh_stack_reports_nothing_and_serves_the_dashboard(stack: LocalStack) -> None:
+    status, page = dashboard(stack)
+    assert status == 200
+    assert 'class="chart site-chart"' in page and 'http-equiv="refresh"' in page
+    document = report(stack)
+    assert (document["stack"], document["posts"], document["pages"], document["referrers"]) == ("local", [], [], [])
+
+
+def send(stack: LocalStack, frames: list[dict[str, Any]]) -> None:
+    with connect(stack.ws_url, origin=Origin(stack.origin), open_timeout=5) as ws:
+        for frame in frames:
+            ws.send(json.dumps({"message": "views", **frame}))
+            assert json.loads(ws.recv(10))["status"] == "ok"
+
+
+def test_report_e2e_counts_the_views_sent(stack: LocalStack) -> None:
+    post = {"articleId": "e2e-report", "articleTitle": "E2E Report", "currentPage": "/posts/e2e-report"}
+    referred = {**post, "referrer": "https://news.ycombinator.com/item?id=1"}
+    send(stack, [post, post, {**post, "refreshed": True}, referred, {"currentPage": "/pages/about"}])
+    today = datetime.now(UTC).date().isoformat()
+
+    def counted() -> dict[str, Any] | None:
+        document = report(stack, "--since", today, "--until", today)
+        posts = {p["articleId"]: p for p in document["posts"]}
+        ours = posts.get("e2e-report")
+        return document if ours and ours["totalViews"] == 4 else None
+
+    document = wait_until(counted, PIPELINE_SECONDS, "the report to count the four post views")
+    ours = next(p for p in document["posts"] if p["articleId"] == "e2e-report")
+    assert (ours["articleTitle"], ours["totalViews"], ours["uniqueViews"]) == ("E2E Report", 4, 3)
+    assert ours["series"] == [{"start": today, "totalViews": 4, "uniqueViews": 3}]
+    about = next(p for p in document["pages"] if p["page"] == "About_Page")
+    assert (about["totalViews"], about["uniqueViews"]) == (1, 1)
+    wait_until(
+        lambda: any(r["referrer"] == "https://news.ycombinator.com" for r in report(stack)["referrers"]),
+        PIPELINE_SECONDS,
+        "the referrer",
+    )
+    hn = next(r for r in report(stack)["referrers"] if r["referrer"] == "https://news.ycombinator.com")
+    assert hn["targets"] == [{"articleId": "e2e-report", "views": 1}]
+    status, page = dashboard(stack)
+    assert status == 200 and 'data-post="e2e-report"' in page
