@@ -18,7 +18,9 @@ from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
 from handlers.wiring import (
     ENV_ALLOWED_ORIGINS,
+    ENV_CONNECTIONS_ENDPOINT,
     ENV_ENDPOINT_URL,
+    ENV_LIVE_INTERVAL,
     ENV_PAGE_RULES,
     ENV_STACK,
     ENV_TOPIC_ARN,
@@ -37,6 +39,10 @@ class Settings:
     allowed_origins: frozenset[str]
     page_rules: tuple[PageRule, ...]
     endpoint_url: str | None
+    connections_endpoint: str | None = None
+    """Where pushes go (@connections); None where nothing pushes."""
+    live_interval_seconds: int = 0
+    """The stack's liveIntervalSeconds; 0: no pushes."""
 
     def table(self, logical_name: str) -> str:
         return physical_table_name(self.stack, logical_name)
@@ -75,7 +81,19 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         allowed_origins=parse_allowed_origins(env.get(ENV_ALLOWED_ORIGINS, "")),
         page_rules=page_rules,
         endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
+        connections_endpoint=env.get(ENV_CONNECTIONS_ENDPOINT) or None,
+        live_interval_seconds=_live_interval(env.get(ENV_LIVE_INTERVAL, "")),
     )
+
+
+def _live_interval(raw: str) -> int:
+    try:
+        seconds = int(raw) if raw else 0
+    except ValueError:
+        raise SettingsError(f"{ENV_LIVE_INTERVAL}: not a whole number of seconds") from None
+    if seconds < 0:
+        raise SettingsError(f"{ENV_LIVE_INTERVAL}: must not be negative")
+    return seconds
 
 
 @cache

@@ -11,7 +11,7 @@ time except for table names and event types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 EventType = Literal["homepage_view", "post_view", "profile_view"]
@@ -27,6 +27,11 @@ ENV_TOPIC_ARN = "TOPIC_ARN"
 ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_PAGE_RULES = "PAGE_RULES"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_CONNECTIONS_ENDPOINT = "CONNECTIONS_ENDPOINT"
+"""The management API that pushes to open connections (`@connections`):
+`https://<api-id>.execute-api.<region>.amazonaws.com/<stage>` on AWS, the gateway locally."""
+ENV_LIVE_INTERVAL = "LIVE_INTERVAL_SECONDS"
+"""The stack's liveIntervalSeconds; 0 turns pushes off (handlers/live.py)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class TableSpec:
     """Stream NEW_IMAGE records to the stream consumer named in STREAMS."""
     ttl_attribute: str | None = None
     """Epoch-seconds attribute after which DynamoDB deletes the item (free)."""
+    stream_view: str = "NEW_IMAGE"
+    """The stream's view type when `stream` is on (Connections needs NEW_AND_OLD_IMAGES:
+    a REMOVE carries only the old image, which says what the connection followed)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,10 @@ class FunctionSpec:
     memory_mb: int = 256
     reply_calls: int = 0
     """Sequential AWS calls, at most, before the function replies to a WebSocket frame; its
-    timeout must cover their worst case (handlers.aws.worst_case_seconds) and the reply."""
+    timeout must cover their worst case (handlers.aws.worst_case_seconds) and the reply.
+    Calls made together (handlers.aws.concurrently) count once: they wait side by side."""
+    manages_connections: bool = False
+    """Pushes to open connections (execute-api:ManageConnections on this stage's @connections)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,8 @@ class StreamSpec:
     maximum_record_age_seconds: int = 3600
     repair: RepairSpec | None = None
     """Who consumes the on-failure queue; None leaves failures there for an operator."""
+    maximum_batching_window_seconds: int = 0
+    """Seconds the mapping gathers records before invoking (0..300): coalesces pushes."""
 
     @property
     def failure_queue(self) -> str:
@@ -160,9 +173,47 @@ COUNTED_EVENTS = "CountedEvents"
 """Exactly-once ledger: one marker per (consumer, eventId), expired by TTL."""
 TOP_POSTS = "TopPosts"
 """One bounded item: the most viewed posts, kept by replicate (handlers/top_posts.py)."""
+CONNECTIONS = "Connections"
+"""Open connections and what they follow, only while open (handlers/connections.py)."""
+LIVE_FUNCTIONS = ("live-posts", "live-pages", "live-connections")
+"""The live fan-out (handlers/live.py), one function per stream it reads: a role covers one
+stream, and each stream keeps its own retries and on-failure queue."""
+
+DEFAULT_LIVE_INTERVAL_SECONDS = 2
+"""liveIntervalSeconds when a stack sets none: a push per target at most every 2 s."""
+MIN_RECORD_AGE_SECONDS = 60
+"""Lambda's smallest maximum record age: a push older than a minute is not worth sending."""
+MAX_LIVE_INTERVAL_SECONDS = 300
+"""A stream mapping's batching window is at most 300 s."""
 
 _COUNT_WRITE = ("dynamodb:UpdateItem",)
 _MARKER_WRITE = ("dynamodb:PutItem",)
+
+
+def _live(name: str) -> FunctionSpec:
+    """A live fan-out function (handlers/live.py): every one may keep memberships, push and
+    forget gone connections; which stream it reads is the only difference."""
+    return FunctionSpec(
+        name,
+        "handlers.live",
+        env=(ENV_CONNECTIONS_ENDPOINT, ENV_LIVE_INTERVAL),
+        tables=(
+            TableGrant(
+                CONNECTIONS,
+                (
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                ),
+            ),
+            TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
+            TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
+        ),
+        manages_connections=True,
+        timeout_seconds=60,
+    )
 
 
 def _counter(name: str, table: str, module: str = "handlers.counter") -> FunctionSpec:
@@ -176,16 +227,26 @@ def _counter(name: str, table: str, module: str = "handlers.counter") -> Functio
 
 WIRING = Wiring(
     tables=(
-        TableSpec(HOME_AND_PROFILE, hash_key="pageName"),
+        TableSpec(HOME_AND_PROFILE, hash_key="pageName", stream=True),
         TableSpec(POST_COUNT_WRITER, hash_key="articleId", stream=True),
-        TableSpec(POST_COUNT_READER, hash_key="articleId"),
+        TableSpec(POST_COUNT_READER, hash_key="articleId", stream=True),
         TableSpec(REFERRER, hash_key="referrer", range_key="target"),
         TableSpec(COUNTED_EVENTS, hash_key="markerId", ttl_attribute="expiresAt"),
         TableSpec(TOP_POSTS, hash_key="listId"),
+        # Key design in handlers/connections.py; expiresAt is past API Gateway's 2-hour limit.
+        TableSpec(
+            CONNECTIONS,
+            hash_key="pk",
+            range_key="sk",
+            stream=True,
+            stream_view="NEW_AND_OLD_IMAGES",
+            ttl_attribute="expiresAt",
+        ),
     ),
     functions=(
         FunctionSpec("connect", "handlers.connect", env=(ENV_ALLOWED_ORIGINS,)),
-        FunctionSpec("disconnect", "handlers.disconnect"),
+        # Deletes the connection's record; the fan-out deletes what it followed (stream).
+        FunctionSpec("disconnect", "handlers.disconnect", tables=(TableGrant(CONNECTIONS, ("dynamodb:DeleteItem",)),)),
         FunctionSpec("default", "handlers.default"),
         FunctionSpec(
             "views",
@@ -194,9 +255,12 @@ WIRING = Wiring(
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
+                # The connection's target (UpdateItem) and readingNow (a Query by target).
+                TableGrant(CONNECTIONS, ("dynamodb:Query", "dynamodb:UpdateItem")),
             ),
             publishes=True,
-            # A read, then a publish; 25 s leaves API Gateway's 29 s for a cold start.
+            # The counts read, the target's update and readingNow's query side by side, then
+            # the publish; 25 s leaves API Gateway's 29 s for a cold start.
             reply_calls=2,
             timeout_seconds=25,
         ),
@@ -213,6 +277,19 @@ WIRING = Wiring(
             ),
             # BatchGetItem only: the top item or the listed posts with the rule pages, at most
             # 100 keys a request (stats.MAX_CALLS; unprocessed keys asked again within it).
+            reply_calls=2,
+            timeout_seconds=25,
+        ),
+        FunctionSpec(
+            "watch",
+            "handlers.watch",
+            env=(ENV_PAGE_RULES,),
+            tables=(
+                TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem",)),
+                TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
+                TableGrant(CONNECTIONS, ("dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
+            ),
+            # The watch list's update beside one BatchGetItem (a second for unprocessed keys).
             reply_calls=2,
             timeout_seconds=25,
         ),
@@ -242,6 +319,7 @@ WIRING = Wiring(
             ),
             timeout_seconds=60,
         ),
+        *(_live(name) for name in LIVE_FUNCTIONS),
     ),
     routes=(
         RouteSpec("$connect", "connect", replies=False),
@@ -249,6 +327,7 @@ WIRING = Wiring(
         RouteSpec("$default", "default"),
         RouteSpec("views", "views"),
         RouteSpec("stats", "stats"),
+        RouteSpec("watch", "watch"),
     ),
     queues=(
         QueueSpec("homepage_view", {EVENT_TYPE_ATTRIBUTE: ["homepage_view"]}, "homepage-counter"),
@@ -258,7 +337,24 @@ WIRING = Wiring(
         # delivered here, so the views function stays one publish per view.
         QueueSpec("referrer", {HAS_REFERRER_ATTRIBUTE: ["true"]}, "referrer-counter"),
     ),
-    streams=(StreamSpec(POST_COUNT_WRITER, "replicate", repair=RepairSpec("replicate-repair")),),
+    streams=(
+        StreamSpec(POST_COUNT_WRITER, "replicate", repair=RepairSpec("replicate-repair")),
+        # The live fan-out; its batching window is the stack's liveIntervalSeconds
+        # (with_live_interval). Nothing repairs a skipped push: the next change pushes again.
+        StreamSpec(
+            POST_COUNT_READER,
+            "live-posts",
+            maximum_record_age_seconds=MIN_RECORD_AGE_SECONDS,
+            maximum_batching_window_seconds=DEFAULT_LIVE_INTERVAL_SECONDS,
+        ),
+        StreamSpec(
+            HOME_AND_PROFILE,
+            "live-pages",
+            maximum_record_age_seconds=MIN_RECORD_AGE_SECONDS,
+            maximum_batching_window_seconds=DEFAULT_LIVE_INTERVAL_SECONDS,
+        ),
+        StreamSpec(CONNECTIONS, "live-connections", maximum_batching_window_seconds=DEFAULT_LIVE_INTERVAL_SECONDS),
+    ),
 )
 
 
@@ -299,5 +395,23 @@ def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:
         "BillingMode": "PAY_PER_REQUEST",
     }
     if spec.stream:
-        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
     return request
+
+
+def with_live_interval(wiring: Wiring, seconds: int) -> Wiring:
+    """Pure: the wiring of a stack whose liveIntervalSeconds is `seconds`.
+
+    The live mappings gather records for that long, so a target gets at most one push per
+    interval from each stream. 0 turns pushes off: the count streams' live mappings are
+    dropped (a view costs nothing extra), and the Connections mapping stays, unbatched, to
+    keep memberships (readingNow in replies) but pushes nothing (handlers/live.py).
+    """
+    if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
+        raise ValueError(f"liveIntervalSeconds must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
+    streams = tuple(
+        replace(spec, maximum_batching_window_seconds=seconds) if spec.function in LIVE_FUNCTIONS else spec
+        for spec in wiring.streams
+        if seconds > 0 or spec.function not in LIVE_FUNCTIONS or spec.table == CONNECTIONS
+    )
+    return replace(wiring, streams=streams)
