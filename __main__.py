@@ -4,6 +4,7 @@ WebSocketGateway --routes--> functions --publish--> ViewEventBus --queues--> cou
                                                                               |
 CountStore: tables <----------------------------------------------------------+
 StreamConsumers: PostCountWriter --stream--> replicate --> PostCountReader, TopPosts
+                 count and connection changes --stream--> live fan-out --> @connections
 """
 
 import json
@@ -20,11 +21,20 @@ from components.stream_consumers import StreamConsumers, StreamConsumersArgs
 from components.view_event_bus import ViewEventBus, ViewEventBusArgs
 from components.websocket_gateway import WebSocketGateway, WebSocketGatewayArgs
 from handlers.pages import DEFAULT_PAGE_RULES, page_rules_json
-from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_TOPIC_ARN, WIRING
+from handlers.wiring import (
+    ENV_ALLOWED_ORIGINS,
+    ENV_CONNECTIONS_ENDPOINT,
+    ENV_LIVE_INTERVAL,
+    ENV_PAGE_RULES,
+    ENV_TOPIC_ARN,
+    WIRING,
+    with_live_interval,
+)
 
 ROOT = Path(__file__).resolve().parent
 
 config = parse_config(pulumi.Config().get)
+wiring = with_live_interval(WIRING, config.live_interval_seconds)
 stack = pulumi.get_stack()
 prefix = f"{pulumi.get_project()}-{stack}"
 
@@ -46,15 +56,11 @@ runtime = HandlerRuntime(
     },
 )
 
-store = CountStore("counts", CountStoreArgs(wiring=WIRING, runtime=runtime, protect=config.protect))
-StreamConsumers(
-    "streams",
-    StreamConsumersArgs(wiring=WIRING, runtime=runtime, table_arns=store.table_arns, stream_arns=store.stream_arns),
-)
+store = CountStore("counts", CountStoreArgs(wiring=wiring, runtime=runtime, protect=config.protect))
 
 bus = ViewEventBus(
     "view-events",
-    ViewEventBusArgs(wiring=WIRING, runtime=runtime, table_arns=store.table_arns, batching=config.batching),
+    ViewEventBusArgs(wiring=wiring, runtime=runtime, table_arns=store.table_arns, batching=config.batching),
 )
 
 account = (
@@ -65,13 +71,29 @@ account = (
 gateway = WebSocketGateway(
     "websocket",
     WebSocketGatewayArgs(
-        wiring=WIRING,
+        wiring=wiring,
         runtime=runtime.with_env(**{ENV_TOPIC_ARN: bus.topic_arn}),
         table_arns=store.table_arns,
         topic_arn=bus.topic_arn,
         throttling=config.throttling,
         access_logs=config.access_logs,
         stage_depends_on=account,
+    ),
+)
+
+live_env: dict[str, pulumi.Input[str]] = {
+    ENV_CONNECTIONS_ENDPOINT: gateway.management_endpoint,
+    ENV_LIVE_INTERVAL: str(config.live_interval_seconds),
+}
+# After the gateway: the live fan-out pushes through its stage's @connections.
+StreamConsumers(
+    "streams",
+    StreamConsumersArgs(
+        wiring=wiring,
+        runtime=runtime.with_env(**live_env),
+        table_arns=store.table_arns,
+        stream_arns=store.stream_arns,
+        connections_arn=gateway.connections_arn,
     ),
 )
 

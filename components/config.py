@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
 from handlers.schema import describe
+from handlers.wiring import DEFAULT_LIVE_INTERVAL_SECONDS, MAX_LIVE_INTERVAL_SECONDS
 
 NAMESPACE = "blog-analytics"
 
@@ -46,6 +47,7 @@ EXAMPLES = {
     "protect": "true",
     "accessLogs": "true",
     "createApiGatewayAccount": "false",
+    "liveIntervalSeconds": "2",
 }
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -99,6 +101,9 @@ class StackConfig:
     so a fresh account deploys)."""
     create_api_gateway_account: bool
     """Create the account-wide API Gateway CloudWatch role (one stack per account and region)."""
+    live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
+    """Live pushes: at most one per target per this many seconds (the live stream mappings'
+    batching window); 0 turns pushes off (wiring.with_live_interval)."""
 
 
 Getter = Callable[[str], str | None]
@@ -170,6 +175,7 @@ class _StackConfig(BaseModel):
     protect: StrictBool = False
     accessLogs: StrictBool = False
     createApiGatewayAccount: StrictBool = False
+    liveIntervalSeconds: Annotated[int, Ge(0), Le(MAX_LIVE_INTERVAL_SECONDS)] = DEFAULT_LIVE_INTERVAL_SECONDS
 
 
 # What a key's value must be, when the value itself (not a field inside it) is wrong.
@@ -181,6 +187,7 @@ _WHOLE = {
     "protect": "must be true or false, got {value!r}",
     "accessLogs": "must be true or false, got {value!r}",
     "createApiGatewayAccount": "must be true or false, got {value!r}",
+    "liveIntervalSeconds": f"must be a whole number of seconds from 0 to {MAX_LIVE_INTERVAL_SECONDS}, got {{value!r}}",
 }
 _ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
 
@@ -260,4 +267,5 @@ def parse_config(get: Getter) -> StackConfig:
         protect=config.protect,
         access_logs=config.accessLogs,
         create_api_gateway_account=config.createApiGatewayAccount,
+        live_interval_seconds=config.liveIntervalSeconds,
     )

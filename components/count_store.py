@@ -53,7 +53,7 @@ class CountStore(pulumi.ComponentResource):
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=args.protect),
             deletion_protection_enabled=args.protect,
             stream_enabled=spec.stream,
-            stream_view_type="NEW_IMAGE" if spec.stream else None,
+            stream_view_type=spec.stream_view if spec.stream else None,
             ttl=(
                 aws.dynamodb.TableTtlArgs(attribute_name=spec.ttl_attribute, enabled=True)
                 if spec.ttl_attribute

@@ -61,6 +61,8 @@ class HandlerFunctionArgs:
     """Logical table name -> its stream's ARN."""
     failure_queue_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """StreamSpec.failure_queue -> ARN."""
+    connections_arn: pulumi.Input[str] | None = None
+    """This stage's `@connections` resource, for functions that push."""
 
 
 def function_environment(spec: FunctionSpec, runtime: HandlerRuntime) -> dict[str, pulumi.Input[str]]:
@@ -146,6 +148,7 @@ class HandlerFunction(pulumi.ComponentResource):
             queues=dict(args.queue_arns),
             streams=dict(args.stream_arns),
             failure_queues=dict(args.failure_queue_arns),
+            connections=args.connections_arn,
         )
         return resolved.apply(
             lambda arns: policies.document(

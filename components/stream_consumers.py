@@ -32,6 +32,8 @@ class StreamConsumersArgs:
     """Logical table name -> ARN, for the functions' table grants."""
     stream_arns: Mapping[str, pulumi.Input[str]]
     """Logical table name -> its stream's ARN (CountStore.stream_arns)."""
+    connections_arn: pulumi.Input[str] | None = None
+    """This stage's `@connections` resource, for the live fan-out's pushes."""
 
 
 class StreamConsumers(pulumi.ComponentResource):
@@ -61,6 +63,8 @@ class StreamConsumers(pulumi.ComponentResource):
             function_name=consumer.function_arn,
             starting_position=STARTING_POSITION,
             batch_size=spec.batch_size,
+            # The live fan-out's coalescing: one push per target per window (liveIntervalSeconds).
+            maximum_batching_window_in_seconds=spec.maximum_batching_window_seconds or None,
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=spec.maximum_retry_attempts,
             maximum_record_age_in_seconds=spec.maximum_record_age_seconds,
@@ -144,6 +148,7 @@ class StreamConsumers(pulumi.ComponentResource):
                 table_arns=args.table_arns,
                 stream_arns={spec.table: stream_arn},
                 failure_queue_arns={spec.failure_queue: failures.arn},
+                connections_arn=args.connections_arn,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
