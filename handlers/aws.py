@@ -73,7 +73,7 @@ def client(service: str) -> Any:
 
 @cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="aws")
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="aws")
 
 
 def concurrently(*calls: Callable[[], Any]) -> list[Any]:

@@ -13,13 +13,14 @@ never hold `#`, so no target can be taken for a connection's item. The fan-out i
 of one target's partition, never a Scan, and `readingNow` is a consistent Query of its `r#`
 items (COUNT: a few bytes an item, half a read unit for a hundred readers).
 
-Who writes what: `views` and `watch` write only the connection's item (one UpdateItem); the
-live fan-out (handlers/live.py) reads the table's stream and keeps the follower items in
-line with it, so a connection that moves, stops watching or goes away (`$disconnect`
-deletes its item; a push that finds it gone, 410, too) leaves its old targets. Every item
-expires (`expiresAt`, DynamoDB's free TTL) after API Gateway's 2-hour connection limit, so
-a `$disconnect` that never came cannot keep an id longer; readers of the table ignore
-expired items, since TTL deletes them only eventually. A later issue's per-connection
+Who writes what: `views` and `watch` write the connection's item (one UpdateItem; `views`
+also puts its reader item at once, so the next reader's reply counts it); the live fan-out
+(handlers/live.py) reads the table's stream and keeps the follower items in line with it,
+so a connection that moves, stops watching or goes away (`$disconnect` deletes its item; a
+push that finds it gone, 410, too) leaves its old targets. Every item expires (`expiresAt`,
+DynamoDB's free TTL) after API Gateway's 2-hour connection limit, so a `$disconnect` that
+never came cannot keep an id longer; readers of the table ignore expired items, since TTL
+deletes them only eventually. A later issue's per-connection
 views budget is one more attribute on the connection's item.
 """
 
@@ -80,6 +81,15 @@ def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry:
         UpdateExpression="SET #target = :target, #expires = :expires",
         ExpressionAttributeNames={"#target": "target", "#expires": TTL_ATTRIBUTE},
         ExpressionAttributeValues={":target": {"S": target}, ":expires": {"N": str(expiry)}},
+    )
+
+
+def add_reader(ddb: Any, table: str, target: str, connection_id: str, expiry: int) -> None:
+    """Record the reader at once, so the next view's reply counts it; the fan-out would make
+    the same item from the stream one interval later (and removes the old target's)."""
+    ddb.put_item(
+        TableName=table,
+        Item={**follower_key(target, connection_id, reading=True), TTL_ATTRIBUTE: {"N": str(expiry)}},
     )
 
 

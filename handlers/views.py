@@ -6,8 +6,8 @@ that SNS accepted but whose response was lost is answered `unavailable` too: a v
 carries a `viewId` is resent with it, and counted once (see event_id).
 
 The view also makes its target the connection's (live counts, handlers/connections.py):
-beside the counts read, one UpdateItem moves the connection and one Query counts the
-target's other readers, so the reply carries `readingNow` at no extra wait.
+beside the counts read, one UpdateItem moves the connection, one PutItem records it as a
+reader and one Query counts the target's other readers, so the reply carries `readingNow` at no extra wait.
 """
 
 from __future__ import annotations
@@ -91,13 +91,14 @@ def stored_counts(ddb: Any, settings: Settings, event: ViewEvent, title: str) ->
 def counts_and_readers(ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str) -> Reply:
     """The stored counts, with `readingNow`; the connection now follows the view's target.
 
-    Three independent calls, side by side (aws.concurrently): the reply waits for one.
+    Four independent calls, side by side (aws.concurrently): the reply waits for one.
     """
     table, now = settings.table(CONNECTIONS), connections.now()
     expiry = connections.expires_at(request.connected_at_ms, now)
-    reply, _, others = aws.concurrently(
+    reply, _, _, others = aws.concurrently(
         lambda: stored_counts(ddb, settings, event, title),
         lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry),
+        lambda: connections.add_reader(ddb, table, event.target, request.connection_id, expiry),
         lambda: connections.readers_besides(ddb, table, event.target, request.connection_id, now),
     )
     assert isinstance(reply, PostViewReply | PageViewReply)

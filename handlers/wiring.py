@@ -255,8 +255,9 @@ WIRING = Wiring(
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
-                # The connection's target (UpdateItem) and readingNow (a Query by target).
-                TableGrant(CONNECTIONS, ("dynamodb:Query", "dynamodb:UpdateItem")),
+                # The connection's target (UpdateItem), its reader item (PutItem) and
+                # readingNow (a Query by target).
+                TableGrant(CONNECTIONS, ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")),
             ),
             publishes=True,
             # The counts read, the target's update and readingNow's query side by side, then

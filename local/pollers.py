@@ -140,6 +140,8 @@ class _Shard:
         self.iterator = iterator
         self.pending: list[dict[str, Any]] = []
         self.attempts = 0
+        self.gathering_since = 0.0
+        """When the first record of the batch being gathered was read (batching window)."""
 
 
 class StreamPoller(threading.Thread):
@@ -186,15 +188,32 @@ class StreamPoller(threading.Thread):
                 )["ShardIterator"]
                 self.shards[shard_id] = _Shard(shard_id, iterator)
 
+    def _gathering(self, shard: _Shard) -> bool:
+        """Within the mapping's batching window, a batch that is not full waits for more."""
+        window = self.spec.maximum_batching_window_seconds
+        return (
+            window > 0
+            and shard.attempts == 0
+            and shard.iterator is not None
+            and len(shard.pending) < self.spec.batch_size
+            and time.monotonic() - shard.gathering_since < window
+        )
+
     def _step(self, shard_id: str, shard: _Shard) -> bool:
-        """Read (if nothing is pending) and deliver one batch; True when there was work."""
-        if not shard.pending and shard.iterator is not None:
-            response = self.streams.get_records(ShardIterator=shard.iterator, Limit=self.spec.batch_size)
-            shard.pending = list(response.get("Records", []))
+        """Read (if nothing is pending, or while gathering) and deliver one batch; True when there was work."""
+        if shard.iterator is not None and (not shard.pending or self._gathering(shard)):
+            limit = self.spec.batch_size - len(shard.pending)
+            response = self.streams.get_records(ShardIterator=shard.iterator, Limit=limit)
+            records = list(response.get("Records", []))
+            if records and not shard.pending:
+                shard.gathering_since = time.monotonic()
+            shard.pending += records
             shard.iterator = response.get("NextShardIterator")
         if not shard.pending:
             if shard.iterator is None:
                 del self.shards[shard_id]  # a closed shard, fully read
+            return False
+        if self._gathering(shard):
             return False
         self._deliver(shard, shard.pending[: self.spec.batch_size])
         return True

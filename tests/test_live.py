@@ -281,3 +281,8 @@ def test_live_connection_ids_never_reach_logs_or_other_tables(
     for table in (POST_COUNT_READER, HOME_AND_PROFILE):
         assert secret not in json.dumps(cloud.items(table))
     assert all(secret not in m["Body"] for q in cloud.queue_urls for m in cloud.receive(q))
+
+
+def test_live_views_reply_counts_readers_before_the_fan_out_ran(cloud: Cloud) -> None:
+    """The reader item is put with the view, so the next reader's reply counts it at once."""
+    assert [view(c)["readingNow"] for c in ("one", "two", "three")] == [1, 2, 3]

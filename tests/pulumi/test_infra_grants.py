@@ -48,7 +48,11 @@ EXPECTED: dict[str, list[tuple[str, list[str], str]]] = {
     "views": [
         ("PostCountReaderAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-PostCountReader"),
         ("HomeAndProfileAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
-        ("ConnectionsAccess", ["dynamodb:Query", "dynamodb:UpdateItem"], "dynamodb:table/{stack}-Connections"),
+        (
+            "ConnectionsAccess",
+            ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            "dynamodb:table/{stack}-Connections",
+        ),
         ("PublishViewEvents", ["sns:Publish"], "sns:{prefix}-view-events"),
     ],
     "watch": [
