@@ -83,6 +83,8 @@ def _read_record(record: Mapping[str, Any], batch: LiveBatch) -> None:
         batch.targets.setdefault(f"page:{keys['pageName']['S']}", []).append(seq)
     elif keys["pk"]["S"].startswith(connections.CONNECTION_PREFIX) and keys["sk"]["S"] == connections.CONNECTION_SORT:
         connection_id = keys["pk"]["S"].removeprefix(connections.CONNECTION_PREFIX)
+        if new and _memberships(old) == _memberships(new):
+            return  # a view of the same target again: views already put its reader item
         batch.memberships.setdefault(connection_id, set()).update(_memberships(old) | _memberships(new))
         batch.membership_records.setdefault(connection_id, []).append(seq)
         if text(old, "target") != text(new, "target"):

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from support.aws import Cloud
 from support.events import post_item, ws_message
 
-from handlers import disconnect, live, views, watch
+from handlers import aws, disconnect, live, views, watch
 from handlers.connections import CONNECTION_LIMIT_SECONDS, EXPIRY_MARGIN_SECONDS, expires_at
 from handlers.settings import load_settings
 from handlers.wiring import CONNECTIONS, HOME_AND_PROFILE, POST_COUNT_READER
@@ -286,3 +286,16 @@ def test_live_connection_ids_never_reach_logs_or_other_tables(
 def test_live_views_reply_counts_readers_before_the_fan_out_ran(cloud: Cloud) -> None:
     """The reader item is put with the view, so the next reader's reply counts it at once."""
     assert [view(c)["readingNow"] for c in ("one", "two", "three")] == [1, 2, 3]
+
+
+def test_live_fan_out_writes_nothing_for_a_view_of_the_same_target(cloud: Cloud, fanout: Fanout) -> None:
+    view("one")
+    fanout.run(CONNECTIONS)
+    view("one")  # a reload: the connection's item changes, what it follows does not
+    writes: list[str] = []
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb", lambda model, **_: writes.append(model.name) if "Write" in model.name else None
+    )
+    assert fanout.run(CONNECTIONS) == []
+    assert writes == []
+    assert followers(cloud, "post:hello-world") == {"r#one"}
