@@ -5,6 +5,7 @@ WebSocketGateway --routes--> functions --publish--> ViewEventBus --queues--> cou
 CountStore: tables <----------------------------------------------------------+
 StreamConsumers: PostCountWriter --stream--> replicate --> PostCountReader, TopPosts
                  count tables --streams--> series --> Series (hourly history) --> OwnerAlerts
+                 count and connection changes --stream--> live fan-out --> @connections
 OperationalAlarms: dead-letter and on-failure queues, function errors --> OwnerAlerts
 """
 
@@ -28,14 +29,18 @@ from handlers.wiring import (
     ENV_ALERT_TOPIC_ARN,
     ENV_ALERT_VIEWS_PER_HOUR,
     ENV_ALLOWED_ORIGINS,
+    ENV_CONNECTIONS_ENDPOINT,
+    ENV_LIVE_INTERVAL,
     ENV_PAGE_RULES,
     ENV_TOPIC_ARN,
     WIRING,
+    with_live_interval,
 )
 
 ROOT = Path(__file__).resolve().parent
 
 config = parse_config(pulumi.Config().get)
+wiring = with_live_interval(WIRING, config.live_interval_seconds)
 stack = pulumi.get_stack()
 prefix = f"{pulumi.get_project()}-{stack}"
 
@@ -61,26 +66,11 @@ runtime = HandlerRuntime(
 alerts = OwnerAlerts("alerts", OwnerAlertsArgs(prefix=prefix, email=config.alerts.email)) if config.alerts else None
 alert_topic_arn = alerts.topic_arn if alerts else None
 
-store = CountStore("counts", CountStoreArgs(wiring=WIRING, runtime=runtime, protect=config.protect))
-StreamConsumers(
-    "streams",
-    StreamConsumersArgs(
-        wiring=WIRING,
-        runtime=runtime.with_env(
-            **{
-                ENV_ALERT_TOPIC_ARN: alert_topic_arn or "",
-                ENV_ALERT_VIEWS_PER_HOUR: str(config.alerts.views_per_hour if config.alerts else 0),
-            }
-        ),
-        table_arns=store.table_arns,
-        stream_arns=store.stream_arns,
-        alert_topic_arn=alert_topic_arn,
-    ),
-)
+store = CountStore("counts", CountStoreArgs(wiring=wiring, runtime=runtime, protect=config.protect))
 
 bus = ViewEventBus(
     "view-events",
-    ViewEventBusArgs(wiring=WIRING, runtime=runtime, table_arns=store.table_arns, batching=config.batching),
+    ViewEventBusArgs(wiring=wiring, runtime=runtime, table_arns=store.table_arns, batching=config.batching),
 )
 
 account = (
@@ -91,13 +81,32 @@ account = (
 gateway = WebSocketGateway(
     "websocket",
     WebSocketGatewayArgs(
-        wiring=WIRING,
+        wiring=wiring,
         runtime=runtime.with_env(**{ENV_TOPIC_ARN: bus.topic_arn}),
         table_arns=store.table_arns,
         topic_arn=bus.topic_arn,
         throttling=config.throttling,
         access_logs=config.access_logs,
         stage_depends_on=account,
+    ),
+)
+
+stream_env: dict[str, pulumi.Input[str]] = {
+    ENV_CONNECTIONS_ENDPOINT: gateway.management_endpoint,
+    ENV_LIVE_INTERVAL: str(config.live_interval_seconds),
+    ENV_ALERT_TOPIC_ARN: alert_topic_arn or "",
+    ENV_ALERT_VIEWS_PER_HOUR: str(config.alerts.views_per_hour if config.alerts else 0),
+}
+# After the gateway: the live fan-out pushes through its stage's @connections.
+StreamConsumers(
+    "streams",
+    StreamConsumersArgs(
+        wiring=wiring,
+        runtime=runtime.with_env(**stream_env),
+        table_arns=store.table_arns,
+        stream_arns=store.stream_arns,
+        connections_arn=gateway.connections_arn,
+        alert_topic_arn=alert_topic_arn,
     ),
 )
 
@@ -108,7 +117,7 @@ pulumi.export("topicArn", bus.topic_arn)
 pulumi.export("deadLetterQueueUrls", bus.dead_letter_queue_urls)
 
 alarms = (
-    OperationalAlarms("alarms", OperationalAlarmsArgs(wiring=WIRING, prefix=prefix, topic_arn=alert_topic_arn))
+    OperationalAlarms("alarms", OperationalAlarmsArgs(wiring=wiring, prefix=prefix, topic_arn=alert_topic_arn))
     if alert_topic_arn is not None
     else None
 )

@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import client_size, coldstart, cost, project, series, series_report
+from bench import client_size, coldstart, cost, live, project, series, series_report
 from bench.freshness import POLL_SECONDS, freshness
 from bench.load import run_load
 from bench.machine import describe, load_average
 from bench.report import LoadResult, Results, render
 from bench.stack import local_stack, read_calls
+from handlers.wiring import DEFAULT_LIVE_INTERVAL_SECONDS
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-PARTS = ("load", "cold", "client", "report")
+PARTS = ("load", "cold", "client", "report", "live")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -119,9 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "report" not in args.skip:
         say("the owner's report over a year of hourly rows for 500 posts")
         results.series_report = series_report.measure()
+    live_lines: list[str] = []
+    if "live" not in args.skip:
+        say("live counts: 1, 10 and 100 readers per post, views at the busy rate")
+        shape = argparse.Namespace(rate=args.busy_rate, seconds=args.busy_seconds, drain_seconds=args.drain_seconds)
+        live_lines = live.render(live.run([1, 10, 100], [1, DEFAULT_LIVE_INTERVAL_SECONDS], shape, prices))
     results.elapsed_seconds = time.monotonic() - started
     results.machine["load_after"] = load_average()
-    args.output.write_text(render(results))
+    args.output.write_text(render(results) + "\n".join(["", *live_lines]))
     say(f"wrote {args.output} in {results.elapsed_seconds / 60:.1f} min")
     return 0
 

@@ -120,6 +120,8 @@ async def _one_view(stack: Stack, view: ViewResult, run: LoadRun) -> None:
             await ws.send(json.dumps(view.message))
             run.frames_in += 1
             reply = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT))
+            while reply.get("message") == "counts":  # a live push may come before the reply
+                reply = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT))
             run.frames_out += 1
             view.replied = time.time()
             view.ok = reply.get("status") == "ok"

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +43,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def local_stack(workdir: Path) -> Iterator[Stack]:
-    """A fresh `python -m local --port 0` recording its calls under workdir."""
+def local_stack(workdir: Path, args: Sequence[str] = ()) -> Iterator[Stack]:
+    """A fresh `python -m local --port 0 <args>` recording its calls under workdir."""
     calls = workdir / "calls.jsonl"
     errors = workdir / "stack.stderr"
     env = dict(os.environ)
@@ -52,7 +52,7 @@ def local_stack(workdir: Path) -> Iterator[Stack]:
     env["BENCH_CALL_LOG"] = str(calls)
     with errors.open("w") as stderr:
         try:
-            proc, ready = launcher.launch(env=env, stderr=stderr, timeout=START_SECONDS)
+            proc, ready = launcher.launch(args, env=env, stderr=stderr, timeout=START_SECONDS)
         except RuntimeError as exc:
             raise StackError(f"{exc}:\n{_tail(errors)}") from None
         try:

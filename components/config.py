@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
 from handlers.schema import describe
+from handlers.wiring import DEFAULT_LIVE_INTERVAL_SECONDS, MAX_LIVE_INTERVAL_SECONDS
 
 NAMESPACE = "blog-analytics"
 
@@ -47,6 +48,7 @@ EXAMPLES = {
     "accessLogs": "true",
     "createApiGatewayAccount": "false",
     "alerts": "{email: owner@example.com, viewsPerHour: 500}",
+    "liveIntervalSeconds": "2",
 }
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -113,6 +115,9 @@ class StackConfig:
     alerts: Alerts | None = None
     """The alert topic, its e-mail subscription and the alarms; None: no topic and no alarms
     (an alarm nobody reads is noise)."""
+    live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
+    """Live pushes: at most one per target per this many seconds (the live stream mappings'
+    batching window); 0 turns pushes off (wiring.with_live_interval)."""
 
 
 Getter = Callable[[str], str | None]
@@ -197,6 +202,7 @@ class _StackConfig(BaseModel):
     accessLogs: StrictBool = False
     createApiGatewayAccount: StrictBool = False
     alerts: _Alerts | None = None
+    liveIntervalSeconds: Annotated[int, Ge(0), Le(MAX_LIVE_INTERVAL_SECONDS)] = DEFAULT_LIVE_INTERVAL_SECONDS
 
 
 # What a key's value must be, when the value itself (not a field inside it) is wrong.
@@ -209,6 +215,7 @@ _WHOLE = {
     "accessLogs": "must be true or false, got {value!r}",
     "createApiGatewayAccount": "must be true or false, got {value!r}",
     "alerts": "must be an object with email (and optionally viewsPerHour)",
+    "liveIntervalSeconds": f"must be a whole number of seconds from 0 to {MAX_LIVE_INTERVAL_SECONDS}, got {{value!r}}",
 }
 _ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
 
@@ -291,4 +298,5 @@ def parse_config(get: Getter) -> StackConfig:
         access_logs=config.accessLogs,
         create_api_gateway_account=config.createApiGatewayAccount,
         alerts=None if config.alerts is None else Alerts(config.alerts.email, config.alerts.viewsPerHour),
+        live_interval_seconds=config.liveIntervalSeconds,
     )

@@ -63,6 +63,8 @@ class HandlerFunctionArgs:
     """StreamSpec.failure_queue -> ARN."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """The owner's alert topic, when the stack has one."""
+    connections_arn: pulumi.Input[str] | None = None
+    """This stage's `@connections` resource, for functions that push."""
 
 
 def function_environment(spec: FunctionSpec, runtime: HandlerRuntime) -> dict[str, pulumi.Input[str]]:
@@ -155,6 +157,7 @@ class HandlerFunction(pulumi.ComponentResource):
             streams=dict(args.stream_arns),
             failure_queues=dict(args.failure_queue_arns),
             alert_topic=args.alert_topic_arn,
+            connections=args.connections_arn,
         )
         return resolved.apply(
             lambda arns: policies.document(

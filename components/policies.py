@@ -112,6 +112,22 @@ def send_to_queue_statement(queue_arn: str) -> Statement:
     }
 
 
+def manage_connections_statement(connections_arn: str) -> Statement:
+    """Pushes to this stage's open connections (PostToConnection; DeleteConnection is not used)."""
+    return {
+        "Sid": "PushToConnections",
+        "Effect": "Allow",
+        "Action": ["execute-api:ManageConnections"],
+        "Resource": [connections_arn],
+    }
+
+
+def connections_resource_arn(execution_arn: str, stage: str) -> str:
+    """This stage's `@connections` POSTs only:
+    `arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/POST/@connections/*`."""
+    return f"{execution_arn}/{stage}/POST/@connections/*"
+
+
 def write_logs_statement(log_group_arn: str) -> Statement:
     return {
         "Sid": "WriteOwnLogs",
@@ -155,6 +171,8 @@ class StackArns:
     """StreamSpec.failure_queue -> queue ARN."""
     alert_topic: str | None = None
     """The owner's alert topic; None when the stack has no alert address."""
+    connections: str | None = None
+    """This stage's `@connections` resource (connections_resource_arn)."""
 
 
 def _arn(arns: Mapping[str, str], name: str, function: str, what: str) -> str:
@@ -198,4 +216,8 @@ def function_statements(spec: FunctionSpec, wiring: Wiring, arns: StackArns) -> 
         statements.append(send_to_queue_statement(_arn(arns.failure_queues, stream.failure_queue, name, "sends to")))
     for stream in repairs:
         statements.append(reread_stream_statement(_arn(arns.streams, stream.table, name, "re-reads the stream of")))
+    if spec.manages_connections:
+        if not arns.connections:
+            raise ValueError(f"function {name} pushes to connections but was given no @connections ARN")
+        statements.append(manage_connections_statement(arns.connections))
     return statements

@@ -34,6 +34,8 @@ class StreamConsumersArgs:
     """Logical table name -> its stream's ARN (CountStore.stream_arns)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """The owner's alert topic (OwnerAlerts), for the functions that may alert; None: no alerts."""
+    connections_arn: pulumi.Input[str] | None = None
+    """This stage's `@connections` resource, for the live fan-out's pushes."""
 
 
 class StreamConsumers(pulumi.ComponentResource):
@@ -63,7 +65,9 @@ class StreamConsumers(pulumi.ComponentResource):
             function_name=consumer.function_arn,
             starting_position=STARTING_POSITION,
             batch_size=spec.batch_size,
-            # Unset rather than 0 when the wiring table asks for none, so no mapping shows a diff.
+            # Fewer Series writes, and the live fan-out's coalescing (one push per target per
+            # liveIntervalSeconds). Unset rather than 0 when the wiring table asks for none, so
+            # no mapping shows a diff.
             maximum_batching_window_in_seconds=spec.maximum_batching_window_seconds or None,
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=spec.maximum_retry_attempts,
@@ -149,6 +153,7 @@ class StreamConsumers(pulumi.ComponentResource):
                 stream_arns={spec.table: stream_arn},
                 failure_queue_arns={spec.failure_queue: failures.arn},
                 alert_topic_arn=args.alert_topic_arn,
+                connections_arn=args.connections_arn,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

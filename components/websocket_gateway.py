@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.config import Throttling
 from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRuntime
+from components.policies import connections_resource_arn
 from handlers.wiring import RouteSpec, Wiring
 
 # Access log fields. Deliberately absent: $context.identity.sourceIp, user agent and
@@ -64,6 +65,12 @@ def console_url(execution_arn: str, stage: str) -> str:
     return f"https://{region}.console.aws.amazon.com/apigateway/main/apis/{api_id}/stages?api={api_id}&region={region}"
 
 
+def management_endpoint(execution_arn: str, stage: str) -> str:
+    """Pure: where PostToConnection goes, `https://<api-id>.execute-api.<region>.amazonaws.com/<stage>`."""
+    _, _, _, region, _, api_id = execution_arn.split(":", 5)
+    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+
+
 def invoke_source_arn(execution_arn: str) -> str:
     """Any stage and route of this one API (execute-api ARN: <api>/<stage>/<route>)."""
     return f"{execution_arn}/*/*"
@@ -76,6 +83,10 @@ class WebSocketGateway(pulumi.ComponentResource):
     url: pulumi.Output[str]
     console_url: pulumi.Output[str]
     stage_name: pulumi.Output[str]
+    management_endpoint: pulumi.Output[str]
+    """The @connections API of the stage (live pushes)."""
+    connections_arn: pulumi.Output[str]
+    """The stage's `POST/@connections/*` resource, for execute-api:ManageConnections."""
     access_log_group_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: WebSocketGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -115,6 +126,12 @@ class WebSocketGateway(pulumi.ComponentResource):
         self.url = stage.invoke_url
         self.console_url = pulumi.Output.all(api.execution_arn, stage.name).apply(lambda a: console_url(*a))
         self.stage_name = stage.name
+        self.management_endpoint = pulumi.Output.all(api.execution_arn, stage.name).apply(
+            lambda a: management_endpoint(*a)
+        )
+        self.connections_arn = pulumi.Output.all(api.execution_arn, stage.name).apply(
+            lambda a: connections_resource_arn(*a)
+        )
         self.access_log_group_name = access_logs.name if access_logs else None
         self.register_outputs(
             {
@@ -122,6 +139,8 @@ class WebSocketGateway(pulumi.ComponentResource):
                 "url": self.url,
                 "console_url": self.console_url,
                 "stage_name": self.stage_name,
+                "management_endpoint": self.management_endpoint,
+                "connections_arn": self.connections_arn,
                 "access_log_group_name": self.access_log_group_name,
             }
         )

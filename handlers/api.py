@@ -53,6 +53,10 @@ class WebSocketRequest:
     body: str
     headers: Mapping[str, str]
     """Header names lower-cased: HTTP header names are case-insensitive."""
+    connection_id: str = ""
+    """API Gateway's id of the connection: kept only in the Connections table, never logged."""
+    connected_at_ms: int = 0
+    """When the connection opened (requestContext.connectedAt, ms); 0 when unknown."""
 
 
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
@@ -90,6 +94,8 @@ def parse_request(event: Mapping[str, Any]) -> WebSocketRequest:
         received_at_ms=_epoch_ms(context.get("requestTimeEpoch")),
         body=_body(event),
         headers=_headers(event),
+        connection_id=str(context.get("connectionId") or ""),
+        connected_at_ms=_epoch_ms(context.get("connectedAt")) if context.get("connectedAt") is not None else 0,
     )
 
 

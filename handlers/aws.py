@@ -10,6 +10,8 @@ wiring table's timeouts to it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -67,6 +69,27 @@ def botocore_config(timeouts: Timeouts) -> Config:
 @cache
 def client(service: str) -> Any:
     return boto3.client(service, endpoint_url=load_settings().endpoint_url, config=botocore_config(TIMEOUTS))
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="aws")
+
+
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent AWS calls side by side and return their results in order.
+
+    They wait together, so a reply path's worst case counts them once (wiring's
+    reply_calls). The first exception is raised after all have finished, so no call
+    outlives the invocation that started it. Clients are made before: boto3's client
+    creation is not thread-safe, its calls are.
+    """
+    futures = [_pool().submit(call) for call in calls]
+    errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+    return [f.result() for f in futures]
 
 
 def reset() -> None:

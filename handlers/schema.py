@@ -11,7 +11,16 @@ import re
 import unicodedata
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from handlers.api import ClientMistake, ErrorCode, WebSocketResponse, decode_object, respond
 from handlers.wiring import EventType
@@ -25,6 +34,9 @@ MAX_TITLE_BYTES = 600
 MAX_URL = 2048
 MAX_ECHOED_FIELD = 64  # an unknown field's name is echoed in `detail`; a client chooses its length
 MAX_STATS_IDS = 100
+MAX_WATCHED = 50
+"""Targets one `watch` may follow (articleIds and pages together)."""
+MAX_PAGE_NAME = 64
 ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._~:/-]+$"
 MIN_VIEW_ID = 16
 MAX_VIEW_ID = 64
@@ -107,6 +119,29 @@ class StatsMessage(_Message):
     articleIds: Annotated[list[ArticleId], Field(max_length=MAX_STATS_IDS)] | None = None
 
 
+PageName = Annotated[StrictStr, Field(min_length=1, max_length=MAX_PAGE_NAME), AfterValidator(reject_unsafe_characters)]
+
+
+class WatchMessage(_Message):
+    """`watch` from the client: follow these targets' live counts, without counting a view."""
+
+    message: Literal["watch"]
+    articleIds: Annotated[list[ArticleId], Field(max_length=MAX_WATCHED)] = []
+    pages: Annotated[list[PageName], Field(max_length=MAX_WATCHED)] = []
+
+    @model_validator(mode="after")
+    def _at_most_50(self) -> WatchMessage:
+        if len(self.articleIds) + len(self.pages) > MAX_WATCHED:
+            raise ValueError(f"at most {MAX_WATCHED} articleIds and pages together")
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        """Each once, as schema.ViewEvent.target spells them."""
+        posts = [f"post:{a}" for a in self.articleIds]
+        return list(dict.fromkeys(posts + [f"page:{p}" for p in self.pages]))
+
+
 class ViewEvent(BaseModel):
     """The event published to SNS and read by the counters. Made by the server only."""
 
@@ -162,10 +197,38 @@ class _ViewOk(BaseModel):
 
 
 class PostViewReply(PostCounts, _ViewOk):
-    pass
+    readingNow: int | None = None
+    """Open connections whose target this post is, the replying one included."""
 
 
 class PageViewReply(PageCounts, _ViewOk):
+    readingNow: int | None = None
+
+
+class LivePostCounts(PostCounts):
+    readingNow: int
+
+
+class LivePageCounts(PageCounts):
+    readingNow: int
+
+
+class WatchReply(BaseModel):
+    message: Literal["watch"] = "watch"
+    status: Literal["ok"] = "ok"
+    articles: list[LivePostCounts]
+    pages: list[LivePageCounts]
+
+
+class _Push(BaseModel):
+    message: Literal["counts"] = "counts"
+
+
+class PostCountsPush(LivePostCounts, _Push):
+    """Pushed to the followers of a post (@connections), never a route response."""
+
+
+class PageCountsPush(LivePageCounts, _Push):
     pass
 
 
@@ -175,7 +238,7 @@ class StatsReply(BaseModel):
     pages: list[PageCounts]
 
 
-Reply = ErrorReply | PostViewReply | PageViewReply | StatsReply
+Reply = ErrorReply | PostViewReply | PageViewReply | StatsReply | WatchReply
 
 
 def dump_reply(reply: Reply) -> str:

@@ -20,7 +20,9 @@ from handlers.wiring import (
     ENV_ALERT_TOPIC_ARN,
     ENV_ALERT_VIEWS_PER_HOUR,
     ENV_ALLOWED_ORIGINS,
+    ENV_CONNECTIONS_ENDPOINT,
     ENV_ENDPOINT_URL,
+    ENV_LIVE_INTERVAL,
     ENV_PAGE_RULES,
     ENV_STACK,
     ENV_TOPIC_ARN,
@@ -43,6 +45,10 @@ class Settings:
     """The owner's alert topic; empty: no alerts."""
     alert_views_per_hour: int = 0
     """Views of a post or page within an hour that send an alert; 0: none."""
+    connections_endpoint: str | None = None
+    """Where pushes go (@connections); None where nothing pushes."""
+    live_interval_seconds: int = 0
+    """The stack's liveIntervalSeconds; 0: no pushes."""
 
     def table(self, logical_name: str) -> str:
         return physical_table_name(self.stack, logical_name)
@@ -94,7 +100,19 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
         alert_topic_arn=env.get(ENV_ALERT_TOPIC_ARN, ""),
         alert_views_per_hour=parse_views_per_hour(env.get(ENV_ALERT_VIEWS_PER_HOUR, "")),
+        connections_endpoint=env.get(ENV_CONNECTIONS_ENDPOINT) or None,
+        live_interval_seconds=_live_interval(env.get(ENV_LIVE_INTERVAL, "")),
     )
+
+
+def _live_interval(raw: str) -> int:
+    try:
+        seconds = int(raw) if raw else 0
+    except ValueError:
+        raise SettingsError(f"{ENV_LIVE_INTERVAL}: not a whole number of seconds") from None
+    if seconds < 0:
+        raise SettingsError(f"{ENV_LIVE_INTERVAL}: must not be negative")
+    return seconds
 
 
 @cache

@@ -37,13 +37,15 @@ def page_counts(item: Item, page: str) -> PageCounts:
     return PageCounts(page=page, totalViews=number(item, "totalViews"), uniqueViews=number(item, "uniqueViews"))
 
 
-def get_post(ddb: Any, table: str, article_id: str, fallback_title: str = "") -> PostCounts:
-    item = ddb.get_item(TableName=table, Key={"articleId": {"S": article_id}}).get("Item", {})
+def get_post(ddb: Any, table: str, article_id: str, fallback_title: str = "", consistent: bool = False) -> PostCounts:
+    item = ddb.get_item(TableName=table, Key={"articleId": {"S": article_id}}, ConsistentRead=consistent).get(
+        "Item", {}
+    )
     return post_counts(item, article_id, fallback_title)
 
 
-def get_page(ddb: Any, table: str, page: str) -> PageCounts:
-    item = ddb.get_item(TableName=table, Key={"pageName": {"S": page}}).get("Item", {})
+def get_page(ddb: Any, table: str, page: str, consistent: bool = False) -> PageCounts:
+    item = ddb.get_item(TableName=table, Key={"pageName": {"S": page}}, ConsistentRead=consistent).get("Item", {})
     return page_counts(item, page)
 
 

@@ -4,6 +4,10 @@ The read comes before the publish: if the read fails nothing was published and t
 client may safely retry; once the publish succeeded the reply is always `ok`. A publish
 that SNS accepted but whose response was lost is answered `unavailable` too: a view that
 carries a `viewId` is resent with it, and counted once (see event_id).
+
+The view also makes its target the connection's (live counts, handlers/connections.py):
+beside the counts read, one UpdateItem moves the connection, one PutItem records it as a
+reader and one Query counts the target's other readers, so the reply carries `readingNow` at no extra wait.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import aws
-from handlers.api import ClientMistake, WebSocketResponse, parse_request, respond
+from handlers import aws, connections
+from handlers.api import ClientMistake, WebSocketRequest, WebSocketResponse, parse_request, respond
 from handlers.classify import NoTarget, Target, UnknownPage, classify, external_referrer, view_event
 from handlers.log import log
 from handlers.schema import (
@@ -28,7 +32,13 @@ from handlers.schema import (
 )
 from handlers.settings import Settings, load_settings
 from handlers.store import get_page, get_post
-from handlers.wiring import EVENT_TYPE_ATTRIBUTE, HAS_REFERRER_ATTRIBUTE, HOME_AND_PROFILE, POST_COUNT_READER
+from handlers.wiring import (
+    CONNECTIONS,
+    EVENT_TYPE_ATTRIBUTE,
+    HAS_REFERRER_ATTRIBUTE,
+    HOME_AND_PROFILE,
+    POST_COUNT_READER,
+)
 
 VIEW_ID_PREFIX = "v:"
 """API Gateway's messageIds are base64 (`IjBa9fNxIAMCJYw=`, no `:`), so an id made from
@@ -78,6 +88,23 @@ def stored_counts(ddb: Any, settings: Settings, event: ViewEvent, title: str) ->
     return PageViewReply(**page.model_dump())
 
 
+def counts_and_readers(ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str) -> Reply:
+    """The stored counts, with `readingNow`; the connection now follows the view's target.
+
+    Four independent calls, side by side (aws.concurrently): the reply waits for one.
+    """
+    table, now = settings.table(CONNECTIONS), connections.now()
+    expiry = connections.expires_at(request.connected_at_ms, now)
+    reply, _, _, others = aws.concurrently(
+        lambda: stored_counts(ddb, settings, event, title),
+        lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry),
+        lambda: connections.add_reader(ddb, table, event.target, request.connection_id, expiry),
+        lambda: connections.readers_besides(ddb, table, event.target, request.connection_id, now),
+    )
+    assert isinstance(reply, PostViewReply | PageViewReply)
+    return reply.model_copy(update={"readingNow": others + 1})
+
+
 def publish(sns: Any, topic_arn: str, event: ViewEvent) -> None:
     sns.publish(
         TopicArn=topic_arn,
@@ -94,7 +121,7 @@ def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
     except ClientMistake as mistake:
         return respond(mistake.body)
     try:
-        reply = stored_counts(aws.client("dynamodb"), settings, view, title)
+        reply = counts_and_readers(aws.client("dynamodb"), settings, request, view, title)
         publish(aws.client("sns"), settings.topic_arn, view)
     except (ClientError, BotoCoreError) as exc:
         log("error", "view_not_accepted", eventType=view.eventType, error=type(exc).__name__)

@@ -11,7 +11,7 @@ time except for table names and event types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 EventType = Literal["homepage_view", "post_view", "profile_view"]
@@ -31,6 +31,11 @@ ENV_ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
 """The owner's alert topic; empty when the stack has no alert address (no alerts)."""
 ENV_ALERT_VIEWS_PER_HOUR = "ALERT_VIEWS_PER_HOUR"
 """Views of one post or page within an hour that send an alert; 0 sends none."""
+ENV_CONNECTIONS_ENDPOINT = "CONNECTIONS_ENDPOINT"
+"""The management API that pushes to open connections (`@connections`):
+`https://<api-id>.execute-api.<region>.amazonaws.com/<stage>` on AWS, the gateway locally."""
+ENV_LIVE_INTERVAL = "LIVE_INTERVAL_SECONDS"
+"""The stack's liveIntervalSeconds; 0 turns pushes off (handlers/live.py)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,10 @@ class TableSpec:
     ttl_attribute: str | None = None
     """Epoch-seconds attribute after which DynamoDB deletes the item (free)."""
     stream_view: str = "NEW_IMAGE"
-    """The stream's view type when `stream` is on (NEW_AND_OLD_IMAGES when a reader needs
-    the count before the update, as the series consumer does for the Referrer table)."""
+    """The stream's view type when `stream` is on. NEW_AND_OLD_IMAGES when a reader needs
+    what the item was before the change: the series consumer needs the Referrer count
+    before the update, and Connections' REMOVE carries only the old image, which says what
+    the connection followed."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,10 @@ class FunctionSpec:
     """Publishes to the owner's alert topic (sns:Publish on it only, when the stack has one)."""
     reply_calls: int = 0
     """Sequential AWS calls, at most, before the function replies to a WebSocket frame; its
-    timeout must cover their worst case (handlers.aws.worst_case_seconds) and the reply."""
+    timeout must cover their worst case (handlers.aws.worst_case_seconds) and the reply.
+    Calls made together (handlers.aws.concurrently) count once: they wait side by side."""
+    manages_connections: bool = False
+    """Pushes to open connections (execute-api:ManageConnections on this stage's @connections)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +140,8 @@ class StreamSpec:
     repair: RepairSpec | None = None
     """Who consumes the on-failure queue; None leaves failures there for an operator."""
     maximum_batching_window_seconds: int = 0
-    """Seconds Lambda gathers records before invoking (0..300): fewer, larger batches."""
+    """Seconds Lambda gathers records before invoking (0..300): fewer, larger batches
+    (fewer Series writes; coalesced pushes)."""
 
     @property
     def failure_queue(self) -> str:
@@ -173,6 +184,18 @@ TOP_POSTS = "TopPosts"
 """One bounded item: the most viewed posts, kept by replicate (handlers/top_posts.py)."""
 SERIES = "Series"
 """Hourly and daily snapshots of the counts, kept by the series consumers (handlers/series.py)."""
+CONNECTIONS = "Connections"
+"""Open connections and what they follow, only while open (handlers/connections.py)."""
+LIVE_FUNCTIONS = ("live-posts", "live-pages", "live-connections")
+"""The live fan-out (handlers/live.py), one function per stream it reads: a role covers one
+stream, and each stream keeps its own retries and on-failure queue."""
+
+DEFAULT_LIVE_INTERVAL_SECONDS = 2
+"""liveIntervalSeconds when a stack sets none: a push per target at most every 2 s."""
+MIN_RECORD_AGE_SECONDS = 60
+"""Lambda's smallest maximum record age: a push older than a minute is not worth sending."""
+MAX_LIVE_INTERVAL_SECONDS = 300
+"""A stream mapping's batching window is at most 300 s."""
 
 _COUNT_WRITE = ("dynamodb:UpdateItem",)
 _MARKER_WRITE = ("dynamodb:PutItem",)
@@ -205,6 +228,32 @@ def _series(name: str, alerting: bool) -> FunctionSpec:
     )
 
 
+def _live(name: str) -> FunctionSpec:
+    """A live fan-out function (handlers/live.py): every one may keep memberships, push and
+    forget gone connections; which stream it reads is the only difference."""
+    return FunctionSpec(
+        name,
+        "handlers.live",
+        env=(ENV_CONNECTIONS_ENDPOINT, ENV_LIVE_INTERVAL),
+        tables=(
+            TableGrant(
+                CONNECTIONS,
+                (
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                ),
+            ),
+            TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
+            TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
+        ),
+        manages_connections=True,
+        timeout_seconds=60,
+    )
+
+
 def _counter(name: str, table: str, module: str = "handlers.counter") -> FunctionSpec:
     return FunctionSpec(
         name=name,
@@ -218,15 +267,25 @@ WIRING = Wiring(
     tables=(
         TableSpec(HOME_AND_PROFILE, hash_key="pageName", stream=True),
         TableSpec(POST_COUNT_WRITER, hash_key="articleId", stream=True),
-        TableSpec(POST_COUNT_READER, hash_key="articleId"),
+        TableSpec(POST_COUNT_READER, hash_key="articleId", stream=True),
         TableSpec(REFERRER, hash_key="referrer", range_key="target", stream=True, stream_view="NEW_AND_OLD_IMAGES"),
         TableSpec(COUNTED_EVENTS, hash_key="markerId", ttl_attribute="expiresAt"),
         TableSpec(TOP_POSTS, hash_key="listId"),
         TableSpec(SERIES, hash_key="seriesKey", range_key="bucket"),
+        # Key design in handlers/connections.py; expiresAt is past API Gateway's 2-hour limit.
+        TableSpec(
+            CONNECTIONS,
+            hash_key="pk",
+            range_key="sk",
+            stream=True,
+            stream_view="NEW_AND_OLD_IMAGES",
+            ttl_attribute="expiresAt",
+        ),
     ),
     functions=(
         FunctionSpec("connect", "handlers.connect", env=(ENV_ALLOWED_ORIGINS,)),
-        FunctionSpec("disconnect", "handlers.disconnect"),
+        # Deletes the connection's record; the fan-out deletes what it followed (stream).
+        FunctionSpec("disconnect", "handlers.disconnect", tables=(TableGrant(CONNECTIONS, ("dynamodb:DeleteItem",)),)),
         FunctionSpec("default", "handlers.default"),
         FunctionSpec(
             "views",
@@ -235,9 +294,13 @@ WIRING = Wiring(
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
+                # The connection's target (UpdateItem), its reader item (PutItem) and
+                # readingNow (a Query by target).
+                TableGrant(CONNECTIONS, ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")),
             ),
             publishes=True,
-            # A read, then a publish; 25 s leaves API Gateway's 29 s for a cold start.
+            # The counts read, the target's update and readingNow's query side by side, then
+            # the publish; 25 s leaves API Gateway's 29 s for a cold start.
             reply_calls=2,
             timeout_seconds=25,
         ),
@@ -254,6 +317,19 @@ WIRING = Wiring(
             ),
             # BatchGetItem only: the top item or the listed posts with the rule pages, at most
             # 100 keys a request (stats.MAX_CALLS; unprocessed keys asked again within it).
+            reply_calls=2,
+            timeout_seconds=25,
+        ),
+        FunctionSpec(
+            "watch",
+            "handlers.watch",
+            env=(ENV_PAGE_RULES,),
+            tables=(
+                TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem",)),
+                TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
+                TableGrant(CONNECTIONS, ("dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
+            ),
+            # The watch list's update beside one BatchGetItem (a second for unprocessed keys).
             reply_calls=2,
             timeout_seconds=25,
         ),
@@ -286,6 +362,7 @@ WIRING = Wiring(
         _series(SERIES_POSTS, alerting=True),
         _series(SERIES_PAGES, alerting=True),
         _series(SERIES_REFERRERS, alerting=False),
+        *(_live(name) for name in LIVE_FUNCTIONS),
     ),
     routes=(
         RouteSpec("$connect", "connect", replies=False),
@@ -293,6 +370,7 @@ WIRING = Wiring(
         RouteSpec("$default", "default"),
         RouteSpec("views", "views"),
         RouteSpec("stats", "stats"),
+        RouteSpec("watch", "watch"),
     ),
     queues=(
         QueueSpec("homepage_view", {EVENT_TYPE_ATTRIBUTE: ["homepage_view"]}, "homepage-counter"),
@@ -309,6 +387,21 @@ WIRING = Wiring(
         StreamSpec(POST_COUNT_WRITER, SERIES_POSTS, maximum_batching_window_seconds=SERIES_BATCHING_WINDOW_SECONDS),
         StreamSpec(HOME_AND_PROFILE, SERIES_PAGES, maximum_batching_window_seconds=SERIES_BATCHING_WINDOW_SECONDS),
         StreamSpec(REFERRER, SERIES_REFERRERS, maximum_batching_window_seconds=SERIES_BATCHING_WINDOW_SECONDS),
+        # The live fan-out; its batching window is the stack's liveIntervalSeconds
+        # (with_live_interval). Nothing repairs a skipped push: the next change pushes again.
+        StreamSpec(
+            POST_COUNT_READER,
+            "live-posts",
+            maximum_record_age_seconds=MIN_RECORD_AGE_SECONDS,
+            maximum_batching_window_seconds=DEFAULT_LIVE_INTERVAL_SECONDS,
+        ),
+        StreamSpec(
+            HOME_AND_PROFILE,
+            "live-pages",
+            maximum_record_age_seconds=MIN_RECORD_AGE_SECONDS,
+            maximum_batching_window_seconds=DEFAULT_LIVE_INTERVAL_SECONDS,
+        ),
+        StreamSpec(CONNECTIONS, "live-connections", maximum_batching_window_seconds=DEFAULT_LIVE_INTERVAL_SECONDS),
     ),
 )
 
@@ -352,3 +445,21 @@ def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:
     if spec.stream:
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
     return request
+
+
+def with_live_interval(wiring: Wiring, seconds: int) -> Wiring:
+    """Pure: the wiring of a stack whose liveIntervalSeconds is `seconds`.
+
+    The live mappings gather records for that long, so a target gets at most one push per
+    interval from each stream. 0 turns pushes off: the count streams' live mappings are
+    dropped (a view costs nothing extra), and the Connections mapping stays, unbatched, to
+    keep memberships (readingNow in replies) but pushes nothing (handlers/live.py).
+    """
+    if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
+        raise ValueError(f"liveIntervalSeconds must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
+    streams = tuple(
+        replace(spec, maximum_batching_window_seconds=seconds) if spec.function in LIVE_FUNCTIONS else spec
+        for spec in wiring.streams
+        if seconds > 0 or spec.function not in LIVE_FUNCTIONS or spec.table == CONNECTIONS
+    )
+    return replace(wiring, streams=streams)

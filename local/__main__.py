@@ -21,14 +21,23 @@ from typing import TextIO
 
 import boto3
 
-from handlers import aws
+from handlers import aws, live
 from handlers.origins import OriginError, normalise_origin
-from handlers.wiring import WIRING, Wiring
+from handlers.wiring import (
+    DEFAULT_LIVE_INTERVAL_SECONDS,
+    ENV_CONNECTIONS_ENDPOINT,
+    ENV_LIVE_INTERVAL,
+    MAX_LIVE_INTERVAL_SECONDS,
+    WIRING,
+    Wiring,
+    with_live_interval,
+)
 from local import dashboard, emulator, in_process
 from local.functions import Functions, log
 from local.gateway import DynamicPage, Gateway
 from local.launcher import ready_line
 from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
+from local.routing import STAGE
 from report.settings import StackSettings
 
 DEFAULT_PORT = 8787
@@ -51,7 +60,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="an Origin admitted by $connect besides the gateway's own (repeatable)",
     )
     parser.add_argument("--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument(
+        "--live-interval",
+        type=live_interval,
+        default=DEFAULT_LIVE_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help=f"liveIntervalSeconds: at most one push per target this often; 0 turns pushes off "
+        f"(default {DEFAULT_LIVE_INTERVAL_SECONDS})",
+    )
     return parser.parse_args(argv)
+
+
+def live_interval(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of seconds") from None
+    if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
+    return seconds
 
 
 def allowed_origin(value: str) -> str:
@@ -163,6 +190,11 @@ def _run(args: argparse.Namespace) -> int:
         resources = emulator.create_resources(WIRING, endpoint)
         origins = [*args.allowed_origin, *own_origins(host, port)]
         emulator.apply_environment(emulator.handler_environment(endpoint, resources.topic_arn, origins))
+        # The fan-out pushes through this gateway's @connections, under the stage as on AWS.
+        connections_endpoint = f"http://{host}:{port}/{STAGE}"
+        emulator.apply_environment(
+            {ENV_CONNECTIONS_ENDPOINT: connections_endpoint, ENV_LIVE_INTERVAL: str(args.live_interval)}
+        )
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
         # ready line, so a script can read it, and every log line goes to stderr.
         out, sys.stdout = sys.stdout, sys.stderr
@@ -172,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
         in_process.install(boto3.DEFAULT_SESSION, endpoint)
         functions = Functions.load(WIRING)
         _warm_handler_clients()
-        poll_stop, threads = start_pollers(WIRING, resources, functions)
+        live.management_client(connections_endpoint)
+        poll_stop, threads = start_pollers(with_live_interval(WIRING, args.live_interval), resources, functions)
         try:
             ready = ready_line(host, port, endpoint, emulator.STACK)
             # The owner's dashboard, read from the emulator as `python -m report` reads a stack.

@@ -68,7 +68,7 @@ def test_default_unknown_route(handler_env: None) -> None:
 
 def test_default_unknown_route_names_every_message_route_of_the_wiring_table(handler_env: None) -> None:
     reply = json.loads(default.handler(ws_message({"message": "subscribe"}, route="$default"), None)["body"])
-    assert reply["detail"] == '"message" must be "views" or "stats"'
+    assert reply["detail"] == '"message" must be "views" or "stats" or "watch"'
     assert all(f'"{key}"' in reply["detail"] for key in WIRING.message_routes)
 
 

@@ -40,6 +40,7 @@ def test_views_post_replies_with_stored_counts(cloud: Cloud) -> None:
         "articleTitle": "Hello World",
         "totalViews": 12,
         "uniqueViews": 9,
+        "readingNow": 1,
     }
 
 
@@ -80,7 +81,14 @@ def test_views_home_page_classified_and_replied(cloud: Cloud) -> None:
         Item={"pageName": {"S": "Home_Page"}, "totalViews": {"N": "40"}, "uniqueViews": {"N": "31"}},
     )
     reply = send({"message": "views", "currentPage": "/"})
-    assert reply == {"message": "views", "status": "ok", "page": "Home_Page", "totalViews": 40, "uniqueViews": 31}
+    assert reply == {
+        "message": "views",
+        "status": "ok",
+        "page": "Home_Page",
+        "totalViews": 40,
+        "uniqueViews": 31,
+        "readingNow": 1,
+    }
     assert [e["page"] for e in published(cloud, "homepage_view")] == ["Home_Page"]
 
 

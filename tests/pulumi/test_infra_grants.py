@@ -19,8 +19,25 @@ from handlers.wiring import WIRING, FunctionSpec, queue_name
 ACCOUNT = "eu-west-1:123456789012"
 LOGS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 CONSUME = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
-STREAM = "dynamodb:table/{stack}-PostCountWriter/stream/2025-01-01T00:00:00.000"
+STREAM_OF = "dynamodb:table/{{stack}}-{table}/stream/2025-01-01T00:00:00.000"
+STREAM = STREAM_OF.format(table="PostCountWriter")
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+CONNECTIONS_API = "execute-api:websocket-api-id/{stack}/POST/@connections/*"
+LIVE_TABLES = [
+    (
+        "ConnectionsAccess",
+        [
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        ],
+        "dynamodb:table/{stack}-Connections",
+    ),
+    ("PostCountReaderAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-PostCountReader"),
+    ("HomeAndProfileAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
+]
 SERIES = "dynamodb:table/{stack}-Series"
 # Posts and pages may alert: previous snapshot and hourly referrers (Query), the alert's claim
 # (PutItem) and its release after a failed publish (DeleteItem). No sns:Publish without a topic.
@@ -30,7 +47,7 @@ SERIES_ALERTING = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", 
 def _series(function: str, table: str, actions: list[str]) -> list[tuple[str, list[str], str]]:
     return [
         ("SeriesAccess", actions, SERIES),
-        ("ReadStream", STREAM_READ, f"dynamodb:table/{{stack}}-{table}/stream/2025-01-01T00:00:00.000"),
+        ("ReadStream", STREAM_READ, STREAM_OF.format(table=table)),
         ("SendFailedRecords", ["sqs:SendMessage"], f"sqs:{{prefix}}-{function}-failures"),
     ]
 
@@ -39,13 +56,36 @@ def _series(function: str, table: str, actions: list[str]) -> list[tuple[str, li
 # "<service>:<resource>" with {stack} and {prefix} (blog-analytics-<stack>) filled in.
 EXPECTED: dict[str, list[tuple[str, list[str], str]]] = {
     "connect": [],
-    "disconnect": [],
+    "disconnect": [("ConnectionsAccess", ["dynamodb:DeleteItem"], "dynamodb:table/{stack}-Connections")],
     "default": [],
     "views": [
         ("PostCountReaderAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-PostCountReader"),
         ("HomeAndProfileAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
+        (
+            "ConnectionsAccess",
+            ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            "dynamodb:table/{stack}-Connections",
+        ),
         ("PublishViewEvents", ["sns:Publish"], "sns:{prefix}-view-events"),
     ],
+    "watch": [
+        ("PostCountReaderAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-PostCountReader"),
+        ("HomeAndProfileAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
+        ("ConnectionsAccess", ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], "dynamodb:table/{stack}-Connections"),
+    ],
+    **{
+        function: [
+            *LIVE_TABLES,
+            ("ReadStream", STREAM_READ, STREAM_OF.format(table=table)),
+            ("SendFailedRecords", ["sqs:SendMessage"], f"sqs:{{prefix}}-{function}-failures"),
+            ("PushToConnections", ["execute-api:ManageConnections"], CONNECTIONS_API),
+        ]
+        for function, table in (
+            ("live-posts", "PostCountReader"),
+            ("live-pages", "HomeAndProfile"),
+            ("live-connections", "Connections"),
+        )
+    },
     "stats": [
         ("PostCountReaderAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-PostCountReader"),
         ("HomeAndProfileAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
@@ -127,7 +167,13 @@ def stack_arns(graph: StackGraph, function: str) -> policies.StackArns:
             s.failure_queue: f"arn:aws:sqs:{ACCOUNT}:{queues[queue_name(prefix, s.failure_queue)]['name']}"
             for s in WIRING.streams
         },
+        connections=arn_of(CONNECTIONS_API.format(stack=stack)),
     )
+
+
+def arn_of(resource: str) -> str:
+    service, rest = resource.split(":", 1)
+    return f"arn:aws:{service}:{ACCOUNT}:{rest}"
 
 
 def test_grants_table_covers_every_function_of_the_wiring_table() -> None:

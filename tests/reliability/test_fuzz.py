@@ -77,7 +77,10 @@ class Client:
         ws = self.open()
         try:
             ws.send(data)
-            return ws.recv(timeout=REPLY_SECONDS), None
+            while True:
+                reply = ws.recv(timeout=REPLY_SECONDS)
+                if not (isinstance(reply, str) and reply.startswith('{"message":"counts"')):
+                    return reply, None  # live pushes share the socket
         except ConnectionClosed as closed:
             self.ws = None
             return None, closed.rcvd.code if closed.rcvd else None

@@ -79,6 +79,8 @@ async def run_load(stack: LocalStack, profile: Profile, run: LoadRun) -> None:
                 }
                 await ws.send(json.dumps(body))
                 reply = json.loads(await asyncio.wait_for(ws.recv(), REPLY_SECONDS))
+                while reply.get("message") == "counts":  # live pushes share the socket
+                    reply = json.loads(await asyncio.wait_for(ws.recv(), REPLY_SECONDS))
                 run.reply_seconds.append(time.monotonic() - start)
                 run.replies.append(reply)
 

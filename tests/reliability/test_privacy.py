@@ -1,5 +1,7 @@
 """Privacy on the local stack: a marker IP, user agent and the connection ids appear in
-no table item, no SNS message and no log line; every log line is one JSON object.
+no table item, no SNS message and no log line; every log line is one JSON object. The one
+exception is live counts' Connections table, which holds a connection's id while it is open
+(never the IP or user agent) and nothing of it once it closed.
 
 The markers travel where a browser puts them (X-Forwarded-For and friends, the
 User-Agent header) and where a careless design might keep them (previousPage,
@@ -10,6 +12,7 @@ from a spy around the gateway's connection record, since no client ever sees one
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +92,14 @@ def frames() -> list[str]:
     return [json.dumps(f) for f in out] + [f"not json {MARKER_IP}\r\n{{\u2028"]
 
 
+def reply_to(ws: Any) -> dict[str, Any]:
+    """The frame's reply; live pushes (`counts`) to this connection may come first."""
+    while True:
+        message: dict[str, Any] = json.loads(ws.recv(timeout=15))
+        if message.get("message") != "counts":
+            return message
+
+
 def receive_all(stack: LocalStack, url: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     while True:
@@ -121,7 +132,7 @@ def tapped(stack: LocalStack, profile: Profile) -> Tapped:
         ) as ws:
             for frame in frames():
                 ws.send(frame)
-                replies.append(json.loads(ws.recv(timeout=15)))
+                replies.append(reply_to(ws))
     stack.settle(profile.settle_seconds)
     return Tapped(stack, replies, receive_all(stack, url), stack.connection_ids())
 
@@ -137,11 +148,27 @@ def test_privacy_probe_reached_the_pipeline(tapped: Tapped) -> None:
 
 
 def test_privacy_markers_in_no_table_item(tapped: Tapped) -> None:
+    """Connections included: every probe connection closed, so the fan-out forgot its id."""
     ddb = tapped.stack.client("dynamodb")
     tables = ddb.list_tables()["TableNames"]
     assert len(tables) == len(WIRING.tables)
+    deadline = time.monotonic() + 30  # the fan-out forgets a closed connection within an interval
+    while leaks(json.dumps(scan(ddb, "local-Connections")), tapped) and time.monotonic() < deadline:
+        time.sleep(0.5)
     found = {t: leaks(json.dumps(scan(ddb, t)), tapped) for t in tables}
     assert {t: m for t, m in found.items() if m} == {}
+
+
+def test_privacy_open_connection_id_only_in_connections(stack: LocalStack, tapped: Tapped) -> None:
+    ddb = stack.client("dynamodb")
+    with connect(stack.ready.ws_url, origin=Origin(stack.ready.origin)) as ws:
+        ws.send(json.dumps({"message": "views", "articleId": "privacy-open"}))
+        reply_to(ws)
+        ws.send(json.dumps({"message": "watch", "pages": ["Home_Page"]}))
+        reply_to(ws)
+        [opened] = [c for c in stack.connection_ids() if c not in tapped.connection_ids]
+        holding = {t for t in ddb.list_tables()["TableNames"] if opened in json.dumps(scan(ddb, t))}
+        assert holding == {"local-Connections"}
 
 
 def test_privacy_markers_in_no_sns_message(tapped: Tapped) -> None:

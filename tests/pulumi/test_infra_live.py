@@ -1,0 +1,111 @@
+"""Live counts under Pulumi mocks: the Connections table, the fan-out's mappings and pushes, the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from support.stack_graph import FUNCTION, MAPPING, ROOT, ROUTE, ROUTE_RESPONSE, TABLE, RunStack, StackGraph
+
+from components.config import ConfigError, parse_config
+from handlers.settings import settings_from
+from handlers.wiring import (
+    CONNECTIONS,
+    DEFAULT_LIVE_INTERVAL_SECONDS,
+    ENV_CONNECTIONS_ENDPOINT,
+    ENV_LIVE_INTERVAL,
+    LIVE_FUNCTIONS,
+    WIRING,
+    with_live_interval,
+)
+
+LIVE_STREAMS = {"live-posts": "PostCountReader", "live-pages": "HomeAndProfile", "live-connections": "Connections"}
+
+
+def _stack_file(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load((ROOT / "Pulumi.stage.yaml").read_text())
+    data["config"].update({f"blog-analytics:{k}": v for k, v in changes.items()})
+    path = tmp_path / "Pulumi.stage.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _mapping(graph: StackGraph, table: str) -> dict[str, object] | None:
+    found = [m for m in graph.of_type(MAPPING) if f"table/stage-{table}/stream/" in str(m["eventSourceArn"])]
+    return found[0].inputs if found else None
+
+
+def test_live_connections_table_streams_both_images_and_expires_by_ttl(stage: StackGraph) -> None:
+    table = stage.where(TABLE, name=f"stage-{CONNECTIONS}")
+    assert (table["hashKey"], table["rangeKey"]) == ("pk", "sk")
+    assert table["streamViewType"] == "NEW_AND_OLD_IMAGES", "a REMOVE must say what the connection followed"
+    assert table["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+
+
+def test_live_each_stream_has_at_most_two_lambda_readers(stage: StackGraph) -> None:
+    for table in {s.table for s in WIRING.streams}:
+        readers = [m for m in stage.of_type(MAPPING) if f"table/stage-{table}/stream/" in str(m["eventSourceArn"])]
+        assert len(readers) <= 2, table
+
+
+def test_live_watch_route_replies_through_a_route_response(stage: StackGraph) -> None:
+    route = stage.where(ROUTE, routeKey="watch")
+    assert route["routeResponseSelectionExpression"] == "$default"
+    assert [r for r in stage.of_type(ROUTE_RESPONSE) if r["routeId"] == f"{route.name}-id"]
+
+
+def test_live_mappings_batch_for_the_default_interval(stage: StackGraph) -> None:
+    for function, table in LIVE_STREAMS.items():
+        mapping = _mapping(stage, table)
+        assert mapping is not None, table
+        assert str(mapping["functionName"]).endswith(f"-{function}"), table
+        assert mapping["maximumBatchingWindowInSeconds"] == DEFAULT_LIVE_INTERVAL_SECONDS, table
+        assert mapping["bisectBatchOnFunctionError"] is True
+        assert "onFailure" in mapping["destinationConfig"]  # type: ignore[operator]
+
+
+def test_live_functions_push_to_this_stage_with_the_interval(stage: StackGraph) -> None:
+    for function in LIVE_FUNCTIONS:
+        env = stage.where(FUNCTION, name=f"blog-analytics-stage-{function}")["environment"]["variables"]
+        assert env[ENV_CONNECTIONS_ENDPOINT] == "https://websocket-api-id.execute-api.eu-west-1.amazonaws.com/stage"
+        assert env[ENV_LIVE_INTERVAL] == str(DEFAULT_LIVE_INTERVAL_SECONDS)
+        assert settings_from(env).live_interval_seconds == DEFAULT_LIVE_INTERVAL_SECONDS
+
+
+def test_live_interval_sets_the_batching_window(run_stack: RunStack, tmp_path: Path) -> None:
+    graph = run_stack("stage", _stack_file(tmp_path, liveIntervalSeconds=10))
+    for table in LIVE_STREAMS.values():
+        mapping = _mapping(graph, table)
+        assert mapping is not None and mapping["maximumBatchingWindowInSeconds"] == 10, table
+
+
+def test_live_interval_zero_builds_no_count_stream_fan_out(run_stack: RunStack, tmp_path: Path) -> None:
+    graph = run_stack("stage", _stack_file(tmp_path, liveIntervalSeconds=0))
+    assert _mapping(graph, "PostCountReader") is None and _mapping(graph, "HomeAndProfile") is None
+    kept = _mapping(graph, CONNECTIONS)
+    assert kept is not None and kept.get("maximumBatchingWindowInSeconds") is None, "memberships stay unbatched"
+    env = graph.where(FUNCTION, name="blog-analytics-stage-live-connections")["environment"]["variables"]
+    assert env[ENV_LIVE_INTERVAL] == "0"
+
+
+def test_live_interval_setting_is_typed_and_bounded() -> None:
+    base = {
+        "allowedOrigins": '["https://blog.example.com"]',
+        "throttling": '{"burstLimit": 10, "rateLimit": 5}',
+        "logRetentionDays": "30",
+    }
+    assert parse_config(base.get).live_interval_seconds == DEFAULT_LIVE_INTERVAL_SECONDS
+    assert parse_config({**base, "liveIntervalSeconds": "0"}.get).live_interval_seconds == 0
+    for bad in ("-1", "301", "true", "2.5", '"5"'):
+        try:
+            parse_config({**base, "liveIntervalSeconds": bad}.get)
+        except ConfigError as exc:
+            assert "blog-analytics:liveIntervalSeconds" in str(exc), bad
+        else:
+            raise AssertionError(f"liveIntervalSeconds {bad} was accepted")
+
+
+def test_live_with_interval_keeps_other_streams_untouched() -> None:
+    off = with_live_interval(WIRING, 0)
+    assert [s.function for s in off.streams] == ["replicate", "live-connections"]
+    assert [s.maximum_batching_window_seconds for s in with_live_interval(WIRING, 7).streams] == [0, 7, 7, 7]
