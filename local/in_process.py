@@ -18,7 +18,10 @@ anything else goes out as before.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,12 +83,38 @@ class InProcessMoto:
         return AWSResponse(original_url, status, headers, MockRawResponse(body))
 
 
+_MOTO_LOCK = threading.Lock()
+
+
+def serialise_requests() -> None:
+    """Answer one in-process moto request at a time (idempotent).
+
+    moto's backends are not thread-safe: a Query iterating a table while a PutItem from
+    another thread adds to it raises "dictionary changed size during iteration", and a
+    conditional write is checked and applied in separate steps. AWS makes each request
+    atomic; one lock around moto's dispatcher does the same here, for the local stack's
+    threads (gateway, pollers, a function's concurrent calls) and for tests under mock_aws.
+    """
+    if getattr(BotocoreStubber.process_request, "serialised", False):
+        return
+    unlocked: Callable[..., Any] = BotocoreStubber.process_request
+
+    @functools.wraps(unlocked)
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with _MOTO_LOCK:
+            return unlocked(self, request)
+
+    process_request.serialised = True  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
 def install(session: Any, endpoint: str) -> InProcessMoto:
     """Answer in-process every call of the clients created from `session` from now on.
 
     botocore copies a session's handlers into each client as it is created, so this must
     run before the handlers' and pollers' clients exist.
     """
+    serialise_requests()
     handler = InProcessMoto(endpoint)
     session.events.register("before-send", handler)
     return handler

@@ -9,6 +9,11 @@ from moto import mock_aws
 from support.aws import Cloud, build_cloud, fake_aws_environment, set_handler_environment, unbuilt_topic_arn
 
 from handlers import aws as handler_clients
+from local import in_process
+
+# A function's side-by-side calls (handlers.aws.concurrently) reach moto from several
+# threads; AWS answers each request atomically, and so must moto here.
+in_process.serialise_requests()
 
 
 @pytest.fixture

@@ -146,3 +146,25 @@ def test_in_process_region_is_the_one_the_request_was_signed_for() -> None:
     assert in_process.signed_region(auth) == "eu-west-1"
     assert in_process.signed_region(auth.encode()) == "eu-west-1"
     assert in_process.signed_region(None) == REGION
+
+
+def test_in_process_requests_are_answered_one_at_a_time(server: tuple[ThreadedMotoServer, str]) -> None:
+    """moto's backends are not thread-safe; each request must be atomic, as on AWS."""
+    _, endpoint = server
+    session = boto3.Session(region_name=REGION)
+    in_process.install(session, endpoint)
+    ddb = session.client("dynamodb", endpoint_url=endpoint)
+    ddb.create_table(**TABLE)
+    held: list[bool] = []
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.put_item
+
+    def put_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        held.append(in_process._MOTO_LOCK.locked())
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DynamoDBBackend, "put_item", put_item)
+        ddb.put_item(TableName="t", Item={"k": {"S": "a"}})
+    assert held == [True]

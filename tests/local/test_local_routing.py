@@ -48,7 +48,7 @@ def test_new_id_from_given_bytes_is_url_safe() -> None:
 
 
 def test_route_keys_exclude_reserved_routes() -> None:
-    assert route_keys(WIRING) == frozenset({"views", "stats"})
+    assert route_keys(WIRING) == frozenset({"views", "stats", "watch"})
 
 
 def test_route_keys_refuse_other_selection_expressions() -> None:

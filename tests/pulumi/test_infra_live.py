@@ -15,6 +15,7 @@ from handlers.wiring import (
     ENV_CONNECTIONS_ENDPOINT,
     ENV_LIVE_INTERVAL,
     LIVE_FUNCTIONS,
+    SERIES_BATCHING_WINDOW_SECONDS,
     WIRING,
     with_live_interval,
 )
@@ -31,7 +32,13 @@ def _stack_file(tmp_path: Path, **changes: object) -> Path:
 
 
 def _mapping(graph: StackGraph, table: str) -> dict[str, object] | None:
-    found = [m for m in graph.of_type(MAPPING) if f"table/stage-{table}/stream/" in str(m["eventSourceArn"])]
+    """The live fan-out's mapping on `table`'s stream (the series consumers read some too)."""
+    found = [
+        m
+        for m in graph.of_type(MAPPING)
+        if f"table/stage-{table}/stream/" in str(m["eventSourceArn"])
+        and any(str(m["functionName"]).endswith(f"-{function}") for function in LIVE_FUNCTIONS)
+    ]
     return found[0].inputs if found else None
 
 
@@ -107,5 +114,10 @@ def test_live_interval_setting_is_typed_and_bounded() -> None:
 
 def test_live_with_interval_keeps_other_streams_untouched() -> None:
     off = with_live_interval(WIRING, 0)
-    assert [s.function for s in off.streams] == ["replicate", "live-connections"]
-    assert [s.maximum_batching_window_seconds for s in with_live_interval(WIRING, 7).streams] == [0, 7, 7, 7]
+    assert [s.function for s in off.streams if s.function in LIVE_FUNCTIONS] == ["live-connections"]
+    assert [s for s in off.streams if s.function not in LIVE_FUNCTIONS] == [
+        s for s in WIRING.streams if s.function not in LIVE_FUNCTIONS
+    ], "only the live mappings change"
+    windows = {s.function: s.maximum_batching_window_seconds for s in with_live_interval(WIRING, 7).streams}
+    assert {f: windows[f] for f in LIVE_FUNCTIONS} == dict.fromkeys(LIVE_FUNCTIONS, 7)
+    assert windows["replicate"] == 0 and windows["series-posts"] == SERIES_BATCHING_WINDOW_SECONDS
