@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.core.base_backend import BackendDict
+from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 from support.aws import fake_aws_environment
 
@@ -156,8 +157,6 @@ def test_in_process_requests_are_answered_one_at_a_time(server: tuple[ThreadedMo
     ddb = session.client("dynamodb", endpoint_url=endpoint)
     ddb.create_table(**TABLE)
     held: list[bool] = []
-    from moto.dynamodb.models import DynamoDBBackend
-
     original = DynamoDBBackend.put_item
 
     def put_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
