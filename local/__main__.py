@@ -24,7 +24,7 @@ from handlers.origins import OriginError, normalise_origin
 from handlers.wiring import WIRING, Wiring
 from local import emulator
 from local.functions import Functions, log
-from local.gateway import Gateway
+from local.gateway import AWS_LIMITS, Gateway, Limits
 from local.launcher import ready_line
 from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
 
@@ -48,7 +48,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="an Origin admitted by $connect besides the gateway's own (repeatable)",
     )
     parser.add_argument("--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one")
+    for option, default, what in (
+        ("--idle-timeout", AWS_LIMITS.idle_seconds, "close a connection this long without a data frame"),
+        ("--max-connection", AWS_LIMITS.max_seconds, "close every connection this long after it opened"),
+    ):
+        parser.add_argument(
+            option, type=seconds, default=default, metavar="SECONDS", help=f"{what}, as API Gateway does ({default:g})"
+        )
     return parser.parse_args(argv)
+
+
+def seconds(value: str) -> float:
+    """A positive, finite number of seconds (shorter limits show the client's reconnects sooner)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return number
 
 
 def allowed_origin(value: str) -> str:
@@ -106,12 +124,14 @@ def start_pollers(
     return stop, threads
 
 
-async def serve(functions: Functions, sock: socket.socket, ws_url: str, ready: str, out: TextIO) -> None:
+async def serve(
+    functions: Functions, sock: socket.socket, ws_url: str, ready: str, out: TextIO, limits: Limits = AWS_LIMITS
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await Gateway(functions, ws_url).start(sock)
+    server = await Gateway(functions, ws_url, limits=limits).start(sock)
     out.write(ready + "\n")
     out.flush()
     await stop.wait()
@@ -166,7 +186,8 @@ def _run(args: argparse.Namespace) -> int:
         poll_stop, threads = start_pollers(WIRING, resources, functions)
         try:
             ready = ready_line(host, port, endpoint, emulator.STACK)
-            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out))
+            limits = Limits(idle_seconds=args.idle_timeout, max_seconds=args.max_connection)
+            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out, limits))
         finally:
             poll_stop.set()
             for thread in threads:
