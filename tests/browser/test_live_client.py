@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .support import FakeGateway, Site, Tab, wait_until
+from .support import REPO, FakeGateway, Site, Tab, wait_until
 
 pytestmark = pytest.mark.slow  # each test drives a real browser
 
@@ -245,3 +245,55 @@ def test_watch_when_counting_is_off_resolves_null_and_never_connects(
     tab.page.evaluate("history.pushState({}, '', '/pages/about')")
     tab.page.wait_for_timeout(300)
     assert gateway.connections == 0
+
+
+# --- the demo blog (client/demo/) against the scripted gateway --------------------------------
+
+DEMO = REPO / "client" / "demo"
+
+
+def demo_page(site: Site, gateway: FakeGateway, path: str, file: str) -> str:
+    """Serves a demo page as the local stack does (its WebSocket URL filled in); returns its URL."""
+    site.pages[path] = (DEMO / file).read_text().replace("__WS_URL__", gateway.url)
+    return site.origin + path
+
+
+def test_demo_home_page_watches_the_posts_it_lists_and_shows_pushes(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    gateway.totals.update({"hello-world": [5, 4], "About_Page": [2, 2]})
+    gateway.reading["hello-world"] = 2
+    tab.page.goto(demo_page(site, gateway, "/", "index.html"))
+    wait_until(lambda: len(gateway.frames) == 2, what="the view and the watch")
+
+    assert [m for _, m in gateway.frames][1] == {
+        "message": "watch",
+        "articleIds": ["hello-world", "second-post"],
+        "pages": ["About_Page", "Contact_Page"],
+    }
+    item = "li:has(a[href='/posts/hello-world'])"
+    wait_until(
+        lambda: shown(tab, f"{item} [data-views-for]", f"{item} [data-reading-now-for]") == ["5", "2"],
+        what="the watch reply in the post list",
+    )
+    gateway.push(counts("hello-world", 6, 3))
+    wait_until(
+        lambda: (
+            shown(tab, f"{item} [data-views-for]", f"{item} [data-reading-now-for]", "[data-unique-for=hello-world]")
+            == ["6", "3", "6"]
+        ),
+        what="the push in the list and the table",
+    )
+    assert shown(tab, "#counts [data-views-for=About_Page]", "[data-unique-for=About_Page]") == ["2", "2"]
+    assert len(gateway.views) == 1
+    assert tab.said() == []
+
+
+def test_demo_post_page_shows_its_count_and_reading_now_live(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    gateway.totals["second-post"] = [8, 8]
+    gateway.reading["second-post"] = 2
+    tab.page.goto(demo_page(site, gateway, "/posts/second-post", "posts/second-post.html"))
+    counters = ("main [data-views-for=second-post]", "main [data-reading-now-for=second-post]")
+    wait_until(lambda: shown(tab, *counters) == ["9", "2"], what="the view's reply")
+
+    gateway.push(counts("second-post", 10, 3))
+
+    wait_until(lambda: shown(tab, *counters) == ["10", "3"], what="the push")
