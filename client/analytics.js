@@ -159,12 +159,11 @@
   function receive(event) {
     const reply = JSON.parse(event.data);
     const error = reply.error;
-    const item = inflight;
     if (reply.message == "counts") return reply.totalViews < seen[reply.articleId ?? reply.page] || emit(reply);
     if (error == "unavailable") return resend();
     failures = 0;
     if (error) say(`server error: ${error} ${reply.detail || ""}`);
-    item?.[1]?.(error ? null : reply);
+    inflight?.[1]?.(error ? null : reply);
     inflight = null;
     pump();
     if (error) return;
