@@ -1,9 +1,11 @@
-/* blog-analytics client: counts page views over one WebSocket. No cookies, no storage.
+/* blog-analytics client: counts page views over one WebSocket and shows live counts. No cookies, no storage.
  *   <script src="/analytics.js" data-endpoint="wss://..." data-article-id="hello-world"></script>
  * A classic script (ES2020, no dependencies) that defines one global, BlogAnalytics:
- *   init(options), view({articleId, articleTitle}), onCounts(callback), stats(articleIds).
+ *   init(options), view({articleId, articleTitle}), onCounts(callback), stats(articleIds),
+ *   watch(articleIds, pages).
  * As an ES module: `import "./analytics.js"; const analytics = globalThis.BlogAnalytics;`
- * For the 1.7 KB min+gzip budget: doc/loc aliases, loose ==, `a && f()` statements, -~n (n + 1 from undefined).
+ * For the 1.7 KB min+gzip budget: doc/loc aliases, loose ==, `a && f()` statements, -~n (n + 1 from
+ * undefined), undefined fields that JSON.stringify leaves out.
  */
 (() => {
   "use strict";
@@ -12,14 +14,19 @@
   const PREFIX = "[blog-analytics]";
   const QUEUE_MAX = 50; // messages kept while disconnected; the oldest are dropped first
   const RETRIES = 3; // resends of a message answered "unavailable" or left unanswered by a close
+  const HIDDEN_MS = 3e5; // a tab hidden this long closes its socket: connection minutes cost money
   const doc = document;
   const loc = location;
   const script = doc.currentScript || doc.querySelector("script[data-endpoint]");
   const options = {}; // from init(); they win over the script tag's data-* attributes
-  const queue = []; // {body, done?, tries?} waiting to be sent, oldest first
+  const queue = []; // [body, done?, tries?] waiting to be sent, oldest first
   const listeners = [];
   const said = {};
-  let ws, timer, inflight, started, lastPath;
+  const seen = {}; // the highest totalViews shown per post or page: counts never go backwards
+  let ws, timer, inflight, started, lastPath, hideTimer;
+  let target; // the reply to the last view: this page's own post or page
+  let follow; // [articleIds, pages] of the last watch()
+  let opens = 0;
   let failures = 0;
   let firstView = true;
 
@@ -41,193 +48,199 @@
   const setting = (name) => options[name] ?? script?.dataset[name];
 
   // A boolean setting: absent -> fallback, "false" -> false, anything else (even "") -> true.
-  const flag = (name, fallback) => {
-    const value = setting(name);
-    return value == null ? fallback : value + "" != "false";
-  };
+  const flag = (name, absent) => (setting(name) ?? absent) + "" != "false";
 
   // The content of <meta name="blog-analytics:<name>">, read afresh on every view.
   const meta = (name) => doc.querySelector(`meta[name="blog-analytics:${name}"]`)?.content;
 
   // Why this page must not be counted, or "" to count it.
-  const skipReason = () => {
-    if (!setting("endpoint")) return "not counted: no data-endpoint";
-    if (/^(localhost|127\.[\d.]+|\[::1\]|)$/.test(loc.hostname) && !flag("allowLocalhost", false))
-      return "not counted: localhost";
-    if (flag("respectDnt", true) && (navigator.doNotTrack == "1" || navigator.globalPrivacyControl))
-      return "not counted: Do-Not-Track/GPC";
-    return "";
-  };
-
-  // True while the page is prerendered and not yet shown to anyone.
-  const prerendering = () => doc.prerendering || doc.visibilityState == "prerender";
-
-  // True when this page load is a reload (Navigation Timing Level 2).
-  const reloaded = () => performance.getEntriesByType("navigation")[0]?.type == "reload";
-
-  // document.referrer as a URL when it is http(s), else false (a set referrer is absolute).
-  const referrer = () => /^https?:/.test(doc.referrer) && new URL(doc.referrer);
-
-  // 128 random bits in hex: this view's id, so the server counts it once however often it is sent.
-  const newViewId = () =>
-    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b | 256).toString(16).slice(1)).join("");
+  const skipReason = () =>
+    !setting("endpoint")
+      ? "not counted: no data-endpoint"
+      : /^(localhost|127\.[\d.]+|\[::1\]|)$/.test(loc.hostname) && !flag("allowLocalhost", "false")
+        ? "not counted: localhost"
+        : flag("respectDnt") && (navigator.doNotTrack == "1" || navigator.globalPrivacyControl)
+          ? "not counted: Do-Not-Track/GPC"
+          : "";
 
   // The views message for this location; reload and referrer belong to the first view only.
   const viewMessage = (given) => {
+    // document.referrer's origin (a set referrer is absolute; the server ignores one that is not
+    // http(s)). Only the origin: a referrer's path can carry personal data, the server keeps no more.
+    const ref = firstView && doc.referrer && new URL(doc.referrer).origin;
+    const articleId = given.articleId || setting("articleId") || meta("article-id") || undefined;
+    const title = given.articleTitle || setting("articleTitle") || meta("article-title");
     const body = {
       message: "views",
-      currentPage: loc.pathname,
-      refreshed: firstView && reloaded(),
-      viewId: newViewId(),
+      articleId,
+      // Invisible format characters (bidi controls, ZWJ, soft hyphens) would get the view refused.
+      articleTitle: articleId && title ? title.replace(/\p{Cf}/gu, "") : undefined,
+      currentPage: (lastPath = loc.pathname),
+      // A reload (Navigation Timing Level 2) counts toward total views only.
+      refreshed: firstView && performance.getEntriesByType("navigation")[0]?.type == "reload",
+      referrer: (ref != loc.origin && ref) || undefined, // the blog's own is no referrer
+      // 128 random bits, so the server counts this view once however often it is sent.
+      viewId: crypto.getRandomValues(new BigUint64Array(2)).join("-"),
     };
-    const articleId = given.articleId || setting("articleId") || meta("article-id");
-    const title = given.articleTitle || setting("articleTitle") || meta("article-title");
-    const ref = firstView && referrer();
-    if (articleId) body.articleId = articleId;
-    // Invisible format characters (bidi controls, ZWJ, soft hyphens) would get the view refused.
-    if (articleId && title) body.articleTitle = title.replace(/\p{Cf}/gu, "");
-    // Only the origin: a referrer's path can carry personal data, and the server keeps no more.
-    if (ref && ref.origin != loc.origin) body.referrer = ref.origin;
-    else if (ref) lastPath = ref.pathname;
-    if (lastPath) body.previousPage = lastPath;
     firstView = false;
-    lastPath = loc.pathname;
     return body;
   };
 
-  // Runs fn after an exponential backoff with full jitter: up to 1 s, 2 s, 4 s ... 30 s.
-  const retryLater = (fn) =>
+  // Runs pump after an exponential backoff with full jitter: up to 1 s, 2 s, 4 s ... 32 s.
+  const retryLater = () =>
     timer ||
     (timer = setTimeout(
       () => {
         timer = 0;
-        guard(fn)();
+        guard(pump)();
       },
-      Math.random() * Math.min(30000, 1000 * 2 ** failures++),
+      Math.random() * 1e3 * 2 ** Math.min(failures++, 5),
     ));
-
-  // Opens the WebSocket unless it is open, opening, or the page is prerendering.
-  const connect = () => {
-    if (ws || prerendering()) return;
-    ws = new WebSocket(setting("endpoint"));
-    ws.onopen = guard(pump);
-    ws.onmessage = guard(receive);
-    ws.onclose = guard(closed);
-  };
 
   // Puts the unanswered message back first, to go again after a backoff (up to RETRIES times).
   // A view keeps its viewId, so a copy that was counted already is not counted again.
   const resend = () => {
     const item = inflight;
     inflight = null;
-    if (item && (item.tries = -~item.tries) > RETRIES) {
+    if (item && (item[2] = -~item[2]) > RETRIES) {
       say(`gave up after ${RETRIES} resends`);
-      item.done?.(null);
+      item[1]?.(null);
     } else if (item) queue.unshift(item);
-    retryLater(pump);
+    (queue.length || following()) && retryLater();
   };
 
-  // After a close, resends the message whose reply never came; reconnects when something waits.
-  const closed = () => {
-    ws = null;
-    inflight ? resend() : queue.length && retryLater(pump);
-  };
+  // True while the page is visible and has counts to follow: its own, or a watch list.
+  const following = () => !doc.hidden && (target || follow);
+
+  // The watch message: the watch list and this page's own post or page, so that a new socket
+  // follows them without counting a view.
+  const watchBody = ([articleIds, pages] = follow || [[], []]) => ({
+    message: "watch",
+    articleIds: [...new Set(articleIds.concat(target?.articleId || []))],
+    pages: [...new Set(pages.concat(target?.page || []))],
+  });
 
   // Queues a message, dropping the oldest beyond QUEUE_MAX, and sends when it can.
   const enqueue = (item) => {
-    if (queue.push(item) > QUEUE_MAX) queue.shift().done?.(null);
+    if (queue.push(item) > QUEUE_MAX) queue.shift()[1]?.(null);
     pump();
   };
 
   // Sends the next message once the socket is open, no reply is awaited (replies carry no id,
   // so one message at a time is what ties an "unavailable" error to its message) and no
-  // backoff is running.
+  // backoff is running. Connects when a message waits or the page follows counts (not while
+  // prerendering). A socket opened again follows the page's counts first.
   function pump() {
     if (timer) return;
-    if (ws?.readyState != 1) return queue.length && connect();
+    if (ws?.readyState != 1) {
+      if (ws || doc.prerendering || !(queue.length || following())) return;
+      ws = new WebSocket(setting("endpoint"));
+      ws.onopen = guard(() => {
+        opens++ && (target || follow) && queue.unshift([watchBody()]);
+        pump();
+      });
+      ws.onmessage = guard(receive);
+      // After a close, resends the message whose reply never came; reconnects when something
+      // waits or, while the page is visible, to keep following its counts.
+      ws.onclose = guard(() => {
+        ws = null;
+        resend();
+      });
+      return;
+    }
     if (inflight || !queue.length) return;
     inflight = queue.shift();
-    ws.send(JSON.stringify(inflight.body));
+    ws.send(JSON.stringify(inflight[0]));
   }
 
-  // Forgets the answered message and sends the next one.
-  const next = () => {
-    inflight = null;
-    pump();
-  };
-
-  // Handles a reply: resends on "unavailable", logs other errors (never resent: rate_limited,
-  // invalid_event ...), else shows the counts.
+  // Handles a frame. A push ("counts") is no reply: it never answers the message in flight, and
+  // one older than the counts shown is dropped. A reply: resends on "unavailable", logs other
+  // errors (never resent: rate_limited, invalid_event ...), else shows the counts.
   function receive(event) {
     const reply = JSON.parse(event.data);
     const error = reply.error;
-    const item = inflight;
+    if (reply.message == "counts") return reply.totalViews < seen[reply.articleId ?? reply.page] || emit(reply);
     if (error == "unavailable") return resend();
     failures = 0;
     if (error) say(`server error: ${error} ${reply.detail || ""}`);
-    item?.done?.(error ? null : reply);
-    next();
+    inflight?.[1]?.(error ? null : reply);
+    inflight = null;
+    pump();
     if (error) return;
-    show(reply);
-    listeners.forEach((fn) => fn(reply)); // last: a throwing callback cannot stall the queue
+    if (reply.message == "views") target = reply;
+    emit(reply);
   }
 
-  // Writes each count's totalViews into the elements whose data-views-for is its id or page.
-  function show(reply) {
-    if (doc.readyState == "loading") return addEventListener("DOMContentLoaded", () => guard(show)(reply));
-    const counts = [reply, ...(reply.articles || []), ...(reply.pages || [])];
-    doc.querySelectorAll("[data-views-for]").forEach((el) => {
-      for (const c of counts) if ((c.articleId ?? c.page) == el.dataset.viewsFor) el.textContent = c.totalViews;
-    });
-  }
+  // Writes value into the elements whose data-<name>-for is key.
+  const fill = (name, key, value) =>
+    value != null && doc.querySelectorAll(`[data-${name}-for="${key}"]`).forEach((el) => (el.textContent = value));
+
+  // Writes each count into the elements whose data-views-for (totalViews) or data-reading-now-for
+  // (readingNow) is its id or page, unless a higher totalViews is shown already; then hands the
+  // counts to the onCounts callbacks. Waits for the DOM.
+  const emit = guard((reply) => {
+    if (doc.readyState == "loading") return setTimeout(emit, 50, reply);
+    for (const c of [reply, ...(reply.articles || []), ...(reply.pages || [])]) {
+      const key = c.articleId ?? c.page;
+      if (c.totalViews < seen[key]) continue;
+      seen[key] = c.totalViews;
+      fill("views", key, c.totalViews);
+      fill("reading-now", key, c.readingNow);
+    }
+    listeners.forEach((fn) => fn(reply));
+  });
 
   // Counts a view of the current location, unless this page is not counted.
-  const view = (given) => {
+  const view = guard((given) => {
     const reason = skipReason();
     if (reason) return say(reason);
-    if (prerendering()) say("prerender: waiting");
-    enqueue({ body: viewMessage(given || {}) });
-  };
+    enqueue([viewMessage(given || {})]);
+  });
 
   // Counts a single-page-app navigation when the path changed (not with data-auto="false").
-  const navigated = () => loc.pathname != lastPath && flag("auto", true) && view();
+  const navigated = guard(() => loc.pathname != lastPath && flag("auto") && view());
 
   // Makes history[name] count the navigation after doing its own work.
   const hook = (name) => {
     const original = history[name];
     history[name] = (...args) => {
-      const result = original.apply(history, args);
-      guard(navigated)();
-      return result;
+      original.apply(history, args);
+      navigated();
     };
   };
 
-  // Starts once: watches navigations, counts the first view; connects when shown.
-  const init = (given) => {
+  // Hidden: closes the socket after HIDDEN_MS. Shown (a prerender too): reconnects and sends.
+  const visibility = guard(() => {
+    clearTimeout(hideTimer);
+    if (doc.hidden) hideTimer = setTimeout(() => ws?.close(), HIDDEN_MS);
+    pump();
+  });
+
+  // Starts once: watches navigations and visibility, counts the first view.
+  const init = guard((given) => {
     Object.assign(options, given);
     if (started) return;
     started = true;
     hook("pushState");
     hook("replaceState");
-    addEventListener("popstate", guard(navigated));
-    doc.addEventListener("visibilitychange", guard(pump)); // also fires when a prerender is shown
-    if (flag("auto", true)) view();
-  };
+    addEventListener("popstate", navigated);
+    doc.addEventListener("visibilitychange", visibility);
+    visibility(); // a tab opened in the background starts hidden
+    if (flag("auto")) view();
+  });
 
-  // Asks for counts; resolves with the stats reply, or null when off or on error.
-  const stats = (articleIds) =>
-    new Promise((resolve) => {
-      const body = { message: "stats" };
-      if (articleIds) body.articleIds = articleIds;
-      if (skipReason()) return resolve(null);
-      enqueue({ body, done: resolve });
-    }).catch(() => null);
+  // Sends make()'s message, which has a reply; resolves with it, or null when off or on error.
+  const ask = (make) =>
+    new Promise((resolve) => (skipReason() ? resolve(null) : enqueue([make(), resolve]))).catch(() => null);
 
   globalThis.BlogAnalytics = {
-    init: guard(init),
-    view: guard(view),
+    init,
+    view,
     onCounts: (fn) => void listeners.push(fn),
-    stats,
+    // Counts of these posts (else the top posts) and every page.
+    stats: (articleIds) => ask(() => ({ message: "stats", articleIds })),
+    // Follows these posts' and pages' live counts too, replacing the last list; counts nothing.
+    watch: (articleIds, pages) => ask(() => watchBody((follow = [articleIds || [], pages || []]))),
   };
-  if (setting("endpoint")) guard(init)(); // a script tag with data-endpoint starts at once
+  if (setting("endpoint")) init(); // a script tag with data-endpoint starts at once
 })();

@@ -34,7 +34,7 @@ from handlers.wiring import (
 )
 from local import dashboard, emulator, in_process
 from local.functions import Functions, log
-from local.gateway import DynamicPage, Gateway
+from local.gateway import AWS_LIMITS, DynamicPage, Gateway, Limits
 from local.launcher import ready_line
 from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
 from local.routing import STAGE
@@ -68,6 +68,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"liveIntervalSeconds: at most one push per target this often; 0 turns pushes off "
         f"(default {DEFAULT_LIVE_INTERVAL_SECONDS})",
     )
+    for option, default, what in (
+        ("--idle-timeout", AWS_LIMITS.idle_seconds, "close a connection this long without a data frame"),
+        ("--max-connection", AWS_LIMITS.max_seconds, "close every connection this long after it opened"),
+    ):
+        parser.add_argument(
+            option, type=seconds, default=default, metavar="SECONDS", help=f"{what}, as API Gateway does ({default:g})"
+        )
     return parser.parse_args(argv)
 
 
@@ -79,6 +86,17 @@ def live_interval(value: str) -> int:
     if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
         raise argparse.ArgumentTypeError(f"must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
     return seconds
+
+
+def seconds(value: str) -> float:
+    """A positive, finite number of seconds (shorter limits show the client's reconnects sooner)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return number
 
 
 def allowed_origin(value: str) -> str:
@@ -137,13 +155,19 @@ def start_pollers(
 
 
 async def serve(
-    functions: Functions, sock: socket.socket, ws_url: str, ready: str, out: TextIO, pages: Mapping[str, DynamicPage]
+    functions: Functions,
+    sock: socket.socket,
+    ws_url: str,
+    ready: str,
+    out: TextIO,
+    pages: Mapping[str, DynamicPage],
+    limits: Limits = AWS_LIMITS,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await Gateway(functions, ws_url, pages=pages).start(sock)
+    server = await Gateway(functions, ws_url, pages=pages, limits=limits).start(sock)
     out.write(ready + "\n")
     out.flush()
     await stop.wait()
@@ -210,7 +234,8 @@ def _run(args: argparse.Namespace) -> int:
             ready = ready_line(host, port, endpoint, emulator.STACK)
             # The owner's dashboard, read from the emulator as `python -m report` reads a stack.
             pages = {dashboard.PATH: dashboard.Dashboard(StackSettings(emulator.STACK, emulator.REGION, endpoint))}
-            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out, pages))
+            limits = Limits(idle_seconds=args.idle_timeout, max_seconds=args.max_connection)
+            asyncio.run(serve(functions, sock, f"ws://{host}:{port}", ready, out, pages, limits))
         finally:
             poll_stop.set()
             for thread in threads:

@@ -3,7 +3,9 @@
 It behaves as API Gateway's WebSocket API does: `$connect` decides the handshake
 (403 on refusal), frames are routed on `$request.body.message`, a replying route's
 body goes back as a text frame, messages over 128 KB close the connection with 1009,
-and `$disconnect` runs on close. Nothing over 128 KB goes out either: a route
+and `$disconnect` runs on close. As on AWS, a connection is closed (1001, "Going away",
+then `$disconnect`) after 10 minutes without a data frame either way, and after 2
+hours whatever it does. Nothing over 128 KB goes out either: a route
 response that big is dropped (the client gets no frame) and a PostToConnection that
 big is answered 413 PayloadTooLargeException, so a reply that could not reach a
 client on AWS cannot reach one here. Handlers are blocking, so each call runs in a
@@ -19,7 +21,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +59,8 @@ _MAX_HEAD_BYTES = 16 * 1024
 # AWS; only bigger ones are left to the library. Bounded: it is held in memory.
 _MAX_LIFTED_BODY_BYTES = 8 * MAX_MESSAGE_BYTES
 _CLOSE_TIMEOUT_SECONDS = 2
+# What API Gateway sends when it ends a connection itself (idle timeout, 2-hour limit).
+GOING_AWAY = (1001, "Going away")
 
 
 def now_ms() -> int:
@@ -142,11 +146,44 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """API Gateway's fixed WebSocket connection limits (its quotas page: not adjustable).
+
+    Injectable so tests need not wait ten minutes; the defaults are AWS's.
+    """
+
+    idle_seconds: float = 10 * 60
+    """Closed after this long without a data frame in either direction."""
+    max_seconds: float = 2 * 60 * 60
+    """Closed this long after the handshake, busy or not."""
+
+
+def expiry(opened: float, active: float, limits: Limits) -> float:
+    """Pure: when a connection opened at `opened` and last active at `active` is closed.
+
+    Only data frames count as activity: browsers send no pings, and API Gateway's idle
+    timer is reset by messages (client frames, route responses, PostToConnection).
+    """
+    return min(active + limits.idle_seconds, opened + limits.max_seconds)
+
+
+AWS_LIMITS = Limits()
+
+
 @dataclass
 class Peer:
     ws: ServerConnection
     record: Connection
+    opened: float  # on the gateway's clock (monotonic), for the limits
+    active: float
     last_active_ms: int = field(default_factory=now_ms)
+    closed_by: tuple[int, str] | None = None  # set when the gateway itself closed it
+
+    def touch(self, now: float) -> None:
+        """A data frame went either way: the idle timer starts again."""
+        self.active = now
+        self.last_active_ms = now_ms()
 
 
 DynamicPage = Callable[[], tuple[int, str, bytes]]
@@ -160,12 +197,16 @@ class Gateway:
         ws_url: str,
         client_root: Path = static.CLIENT_DIR,
         pages: Mapping[str, DynamicPage] | None = None,
+        limits: Limits = AWS_LIMITS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.functions = functions
         self.pages = dict(pages or {})
         self.keys = route_keys(functions.wiring)
         self.ws_url = ws_url
         self.client_root = client_root
+        self.limits = limits
+        self.clock = clock
         self.peers: dict[str, Peer] = {}
         self._closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
@@ -250,32 +291,68 @@ class Gateway:
         record = ws.record if isinstance(ws, GatewayConnection) else None
         if record is None:
             return
-        peer = Peer(ws, record)
+        opened = self.clock()
+        peer = Peer(ws, record, opened, opened)
         self.peers[record.connection_id] = peer
+        watchdog = asyncio.get_running_loop().create_task(self._watch_limits(peer))
         try:
             # One frame at a time per connection, so replies keep the frames' order.
             async for frame in ws:
-                peer.last_active_ms = now_ms()
+                peer.touch(self.clock())
                 await self._route(peer, frame)
         except ConnectionClosed:
             pass  # a 1009 (too big) or a dropped client: $disconnect below either way
         finally:
+            watchdog.cancel()
             self.peers.pop(record.connection_id, None)
-            await self._disconnect(ws, record)
+            await self._disconnect(peer)
+
+    # ---- API Gateway's connection limits ----------------------------------------------
+
+    async def _watch_limits(self, peer: Peer) -> None:
+        """Sleeps until the peer's expiry, which activity only moves later, then closes it."""
+        while True:
+            wait = expiry(peer.opened, peer.active, self.limits) - self.clock()
+            if wait <= 0:
+                await self._go_away(peer)
+                return
+            await asyncio.sleep(wait)
+
+    async def expire(self) -> list[str]:
+        """Starts closing every connection past a limit now; returns their ids.
+
+        The watchdogs do this by themselves; this is for a caller that moved the clock.
+        """
+        now = self.clock()
+        due = [p for p in self.peers.values() if p.closed_by is None and expiry(p.opened, p.active, self.limits) <= now]
+        for peer in due:
+            self._spawn(self._go_away(peer))
+        return [p.record.connection_id for p in due]
+
+    async def _go_away(self, peer: Peer) -> None:
+        """Closes as API Gateway does when it ends a connection; `$disconnect` follows."""
+        if peer.closed_by is None:
+            peer.closed_by = GOING_AWAY
+            await peer.ws.close(*GOING_AWAY)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _route(self, peer: Peer, frame: str | bytes) -> None:
         route_key = select_route(frame, self.keys)
         route = self.functions.wiring.route(route_key)
         request_id = new_id()
         if route is None:
-            await peer.ws.send(json.dumps({"message": "Forbidden", "requestId": request_id}))
+            await self._send(peer, json.dumps({"message": "Forbidden", "requestId": request_id}))
             return
         event = message_event(peer.record, route_key, frame, now_ms(), request_id, new_id())
         try:
             result = await self._invoke(route.function, event)
         except HandlerFailed:
             if route.replies:
-                await peer.ws.send(internal_error_reply(peer.record, request_id))
+                await self._send(peer, internal_error_reply(peer.record, request_id))
             return
         reply = reply_of(result)
         if route.replies and reply is not None:
@@ -283,14 +360,20 @@ class Gateway:
                 # API Gateway fails such a route response: the client gets nothing.
                 log("error", "route_response_too_large", route=route_key, bytes=message_bytes(reply))
                 return
-            await peer.ws.send(reply)
+            await self._send(peer, reply)
 
-    async def _disconnect(self, ws: ServerConnection, record: Connection) -> None:
+    async def _send(self, peer: Peer, data: str | bytes) -> None:
+        """Sends a data frame; like a received one, it resets the idle timer."""
+        await peer.ws.send(data)
+        peer.touch(self.clock())
+
+    async def _disconnect(self, peer: Peer) -> None:
         function = self._function(DISCONNECT_ROUTE)
         if function is None:
             return
-        code = ws.close_code
-        reason = ws.close_reason or ""
+        record = peer.record
+        # The gateway's own close is reported with its code even if the client never answered it.
+        code, reason = peer.closed_by or (peer.ws.close_code, peer.ws.close_reason or "")
         # A failure is logged; API Gateway ignores $disconnect's outcome too.
         with contextlib.suppress(HandlerFailed):
             await self._invoke(function, disconnect_event(record, now_ms(), new_id(), code, reason))
@@ -315,9 +398,7 @@ class Gateway:
             )
         if method == "DELETE":
             # Closing waits for the client's close frame; the caller should not.
-            task = asyncio.get_running_loop().create_task(peer.ws.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._spawn(peer.ws.close())
             return http_response(204)
         log("warning", "connections_method_refused", method=method[:16])
         return http_response(405, b"Method Not Allowed\n")
@@ -329,7 +410,7 @@ class Gateway:
                 413, {"message": "The data has exceeded the maximum size allowed."}, "PayloadTooLargeException"
             )
         try:
-            await peer.ws.send(_frame(body))
+            await self._send(peer, _frame(body))
         except ConnectionClosed:
             return json_response(410, {"message": None}, "GoneException")
         return http_response(200)

@@ -2,7 +2,8 @@
 
 `Site` serves generated pages plus client/analytics.js from 127.0.0.1; `FakeGateway` is a
 WebSocket server that records every frame and answers per the protocol (ARCHITECTURE.md
-3.1), with knobs to misbehave; `Relay` stands between the browser and the real local
+3.1, live counts of 3.1.2 included: `watch` replies and `counts` pushes the test sends),
+with knobs to misbehave; `Relay` stands between the browser and the real local
 stack and loses or spoils the replies it is told to.
 """
 
@@ -86,7 +87,9 @@ class _Server:
         self.frames: list[tuple[int, dict[str, Any]]] = []  # (connection number, message)
         self.origins: list[str | None] = []
         self.lose = 0  # messages to record and then answer by closing the connection
+        self.closed = 0  # connections that have ended
         self._live: set[Any] = set()
+        self._numbered: dict[int, Any] = {}
         self._loop = asyncio.new_event_loop()
         self._server: Any  # the websockets Server, made on the loop's thread
         ready = threading.Event()
@@ -112,6 +115,17 @@ class _Server:
                 await ws.close()
 
         asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(5)
+
+    def push(self, message: dict[str, Any], connection: int | None = None) -> None:
+        """Sends a frame the client did not ask for (a live `counts` push) to one open
+        connection, by number, or to every open one."""
+
+        async def send() -> None:
+            targets = [self._numbered[connection]] if connection is not None else list(self._live)
+            for ws in targets:
+                await ws.send(json.dumps(message))
+
+        asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
 
     def stop(self) -> None:
         async def shutdown() -> None:
@@ -139,12 +153,14 @@ class _Server:
         number = len(self.origins)
         self.origins.append(ws.request.headers.get("Origin"))
         self._live.add(ws)
+        self._numbered[number] = ws
         try:
             await self._converse(ws, number)
         except Exception:  # a dropped connection ends the handler quietly
             pass
         finally:
             self._live.discard(ws)
+            self.closed += 1
 
     async def _converse(self, ws: Any, number: int) -> None:
         raise NotImplementedError
@@ -164,6 +180,8 @@ class FakeGateway(_Server):
         self.replies: list[dict[str, Any]] = []  # answers to use before the normal ones
         self.refuse = False  # fail handshakes with 403, as a refused $connect does
         self.totals: dict[str, list[int]] = {}
+        self.reading: dict[str, int] = {}  # readingNow per post or page (1 when not set)
+        self.before_reply: list[dict[str, Any]] = []  # frames sent before the next reply, e.g. pushes
         super().__init__()
 
     def _check(self, connection: Any, request: Any) -> Any:
@@ -175,6 +193,8 @@ class FakeGateway(_Server):
         async for raw in ws:
             message = json.loads(raw)
             self.frames.append((number, message))
+            while self.before_reply:
+                await ws.send(json.dumps(self.before_reply.pop(0)))
             if self._lost():
                 await ws.close()
                 return
@@ -190,6 +210,13 @@ class FakeGateway(_Server):
                 "articles": [self._count({"articleId": i}, i) for i in ids],
                 "pages": [self._count({"page": p}, p) for p in PAGES.values()],
             }
+        if message.get("message") == "watch":
+            return {
+                "message": "watch",
+                "status": "ok",
+                "articles": [self._count({"articleId": i}, i, live=True) for i in message.get("articleIds", [])],
+                "pages": [self._count({"page": p}, p, live=True) for p in message.get("pages", [])],
+            }
         if message.get("message") != "views":
             return {"message": "error", "error": "unknown_route"}
         path = str(message.get("currentPage", ""))
@@ -198,11 +225,12 @@ class FakeGateway(_Server):
         total_unique[0] += 1
         total_unique[1] += 0 if message.get("refreshed") else 1
         who = {"articleId": key} if message.get("articleId") else {"page": key}
-        return {"message": "views", "status": "ok", **self._count(who, key)}
+        return {"message": "views", "status": "ok", **self._count(who, key, live=True)}
 
-    def _count(self, who: dict[str, str], key: str) -> dict[str, Any]:
+    def _count(self, who: dict[str, str], key: str, live: bool = False) -> dict[str, Any]:
         total, unique = self.totals.get(key, [0, 0])
-        return {**who, "totalViews": total, "uniqueViews": unique}
+        reading = {"readingNow": self.reading.get(key, 1)} if live else {}
+        return {**who, "totalViews": total, "uniqueViews": unique, **reading}
 
 
 UNAVAILABLE = {"message": "error", "error": "unavailable", "detail": "try again shortly"}

@@ -38,9 +38,11 @@ def views_after(gateway: FakeGateway, count: int, timeout: float = 5.0) -> list[
 
 
 def without_view_id(message: dict[str, Any]) -> dict[str, Any]:
-    """The message minus its viewId, which must be 32 random hex digits."""
+    """The message minus its viewId: two random 64-bit numbers, which the server's rule admits."""
     rest = dict(message)
-    assert re.fullmatch(r"[0-9a-f]{32}", rest.pop("viewId", "")), f"no valid viewId in {message}"
+    view_id = rest.pop("viewId", "")
+    assert re.fullmatch(r"[0-9]{1,20}-[0-9]{1,20}", view_id), f"no valid viewId in {message}"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", view_id), "the contract's viewId rule (3.1.1)"
     return rest
 
 
@@ -117,11 +119,10 @@ def test_spa_navigation_counts_pushstate_popstate_and_rereads_meta(tab: Tab, sit
     assert without_view_id(pushed) == {
         "message": "views",
         "articleId": "second-post",
-        "previousPage": "/posts/hello-world",
         "currentPage": "/posts/second-post",
         "refreshed": False,
     }
-    assert (popped["currentPage"], popped["previousPage"]) == ("/posts/hello-world", "/posts/second-post")
+    assert popped["currentPage"] == "/posts/hello-world"
     assert gateway.connections == 1, "SPA navigations reuse the page's WebSocket"
 
 
@@ -186,7 +187,7 @@ def test_referrer_external_is_sent_as_its_origin_only(tab: Tab, site: Site, gate
     assert "previousPage" not in message
 
 
-def test_referrer_internal_becomes_previous_page(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+def test_referrer_internal_is_not_sent(tab: Tab, site: Site, gateway: FakeGateway) -> None:
     site.add("/", gateway.url, body='<a id="go" href="/pages/about">About</a>')
     site.add("/pages/about", gateway.url)
     tab.page.goto(site.origin + "/")
@@ -196,8 +197,8 @@ def test_referrer_internal_becomes_previous_page(tab: Tab, site: Site, gateway: 
 
     _, about = views_after(gateway, 2)
     assert about["currentPage"] == "/pages/about"
-    assert about["previousPage"] == "/"
     assert "referrer" not in about, "the blog's own pages are not referrers"
+    assert "previousPage" not in about, "nothing on the server reads it, so it is not sent"
 
 
 def test_referrer_only_on_the_first_view_of_a_page_load(tab: Tab, site: Site, gateway: FakeGateway) -> None:
@@ -281,7 +282,9 @@ def test_on_counts_callback_gets_the_reply(tab: Tab, site: Site, gateway: FakeGa
     tab.page.evaluate("window.replies = []; BlogAnalytics.onCounts(r => replies.push(r)); BlogAnalytics.view()")
 
     replies = wait_until(lambda: tab.page.evaluate("replies"), what="the onCounts callback")
-    assert replies == [{"message": "views", "status": "ok", "page": "About_Page", "totalViews": 1, "uniqueViews": 1}]
+    assert replies == [
+        {"message": "views", "status": "ok", "page": "About_Page", "totalViews": 1, "uniqueViews": 1, "readingNow": 1}
+    ]
 
 
 def test_stats_resolves_the_reply_and_fills_the_page(tab: Tab, site: Site, gateway: FakeGateway) -> None:
@@ -315,8 +318,9 @@ def test_queue_resends_views_made_while_the_server_dropped_the_connection(
     tab.page.evaluate("history.pushState({}, '', '/pages/about'); history.pushState({}, '', '/pages/contacts')")
 
     views_after(gateway, 3)
-    assert [(n, m["currentPage"]) for n, m in gateway.frames] == [
+    assert [(n, m.get("currentPage") or m) for n, m in gateway.frames] == [
         (0, "/"),
+        (1, {"message": "watch", "articleIds": [], "pages": ["Home_Page"]}),  # follows its page again
         (1, "/pages/about"),
         (1, "/pages/contacts"),
     ]
@@ -376,7 +380,7 @@ def test_stats_whose_reply_was_lost_is_asked_again(tab: Tab, site: Site, gateway
     reply = tab.page.evaluate("BlogAnalytics.stats(['a'])")
 
     assert reply["articles"] == [{"articleId": "a", "totalViews": 0, "uniqueViews": 0}]
-    assert [(n, m["message"]) for n, m in gateway.frames] == [(0, "views"), (0, "stats"), (1, "stats")]
+    assert [(n, m["message"]) for n, m in gateway.frames] == [(0, "views"), (0, "stats"), (1, "watch"), (1, "stats")]
 
 
 def test_unanswered_view_given_up_after_three_resends(tab: Tab, site: Site, gateway: FakeGateway) -> None:

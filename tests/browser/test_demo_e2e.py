@@ -2,8 +2,9 @@
 
 A fresh stack counts from zero, so after a known walk through the blog every count has
 one exact expected value. Counting is asynchronous (SNS -> SQS -> counter -> stream ->
-reader), so the test waits for the home page's table, which asks for stats every few
-seconds, to settle on those values.
+reader), so the test waits for the home page's table, which watches every post and page
+and is kept current by live pushes (so the walk needs the server side of live counts), to
+settle on those values.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab]
         f"the home page to show {expected}",
         lambda: shown_counts(tab),
     )
-    page.wait_for_timeout(3500)  # one more stats round: the numbers stay put, nothing double-counts
+    page.wait_for_timeout(3500)  # a few push intervals: the numbers stay put, nothing double-counts
     assert shown_counts(tab) == expected
     assert [line for line in tab.console if line.startswith(PREFIX)] == [], "no view was refused"
 

@@ -25,7 +25,7 @@ import pytest
 from handlers.wiring import WIRING
 from local import launcher
 from local.functions import Functions, Handler
-from local.gateway import DynamicPage, Gateway
+from local.gateway import AWS_LIMITS, DynamicPage, Gateway, Limits
 from local.static import CLIENT_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +75,12 @@ class RunningGateway:
     """The gateway alone on a free port, with the given fake handlers (by function name)."""
 
     def __init__(
-        self, handlers: dict[str, Handler], client_root: Path | None = None, pages: dict[str, DynamicPage] | None = None
+        self,
+        handlers: dict[str, Handler],
+        client_root: Path | None = None,
+        pages: dict[str, DynamicPage] | None = None,
+        limits: Limits = AWS_LIMITS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -84,8 +89,14 @@ class RunningGateway:
         self.port = int(sock.getsockname()[1])
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.client_root = client_root or CLIENT_DIR
-        self.gateway = Gateway(Functions(WIRING, handlers), self.ws_url, self.client_root, pages)
+        self.gateway = Gateway(
+            Functions(WIRING, handlers), self.ws_url, self.client_root, pages=pages, limits=limits, clock=clock
+        )
         self.server = asyncio.run_coroutine_threadsafe(self.gateway.start(sock), self.loop).result(5)
+
+    def expire(self) -> list[str]:
+        """Runs the gateway's limit check once, on its loop; the ids it started closing."""
+        return asyncio.run_coroutine_threadsafe(self.gateway.expire(), self.loop).result(5)
 
     def stop(self) -> None:
         async def close() -> None:

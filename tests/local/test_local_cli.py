@@ -29,6 +29,20 @@ def test_parse_args_origin_normalised_or_refused(capsys: pytest.CaptureFixture[s
     assert "no path" in capsys.readouterr().err
 
 
+def test_parse_args_limits_default_to_api_gateways() -> None:
+    args = parse_args([])
+    assert (args.idle_timeout, args.max_connection) == (600, 7200)
+
+
+def test_parse_args_limits_shortened_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(["--idle-timeout", "5", "--max-connection", "30.5"])
+    assert (args.idle_timeout, args.max_connection) == (5, 30.5)
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(SystemExit):
+            parse_args(["--idle-timeout", bad])
+    assert "not a positive number of seconds" in capsys.readouterr().err
+
+
 def test_own_origins_name_both_loopback_hosts() -> None:
     assert own_origins("127.0.0.1", 8787) == ["http://127.0.0.1:8787", "http://localhost:8787"]
 

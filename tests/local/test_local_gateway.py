@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from local import emulator
-from local.gateway import content_length, lift_body
+from local.gateway import Limits, content_length, expiry, lift_body
 
 ORIGIN = Origin("http://blog.test")
 
@@ -319,3 +319,102 @@ def test_http_large_file_arrives_whole(gateway: RunningGateway) -> None:
     (gateway.client_root / "demo" / "big.css").write_text("a" * 2_000_000)
     status, headers, body = http_get(f"http://127.0.0.1:{gateway.port}/big.css")
     assert status == 200 and len(body) == 2_000_000 and headers["Content-Type"].startswith("text/css")
+
+
+# ---- API Gateway's connection limits -----------------------------------------------------
+
+
+class FakeClock:
+    """The gateway's clock for the limit tests, moved by hand: no test waits ten minutes."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def clocked(fakes: Fakes, clock: FakeClock) -> Iterator[RunningGateway]:
+    """A gateway with AWS's limits on a clock the test moves, checked when the test says."""
+    running = RunningGateway(fakes.handlers(), clock=clock)
+    yield running
+    running.stop()
+
+
+def test_expiry_is_the_idle_deadline_while_young() -> None:
+    assert expiry(opened=0, active=100, limits=Limits()) == 700
+
+
+def test_expiry_is_the_two_hour_limit_however_active() -> None:
+    assert expiry(opened=0, active=7000, limits=Limits()) == 7200
+
+
+def assert_going_away(ws: Any, fakes: Fakes) -> None:
+    """The client was closed with 1001 and `$disconnect` said so, as API Gateway does."""
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(5)
+    assert closed.value.rcvd is not None and (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "Going away")
+    (event,) = wait_until(lambda: fakes.routes("$disconnect"), 5, "$disconnect")
+    context = event["requestContext"]
+    assert (context["disconnectStatusCode"], context["disconnectReason"]) == (1001, "Going away")
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [Limits(idle_seconds=0.2), Limits(idle_seconds=600, max_seconds=0.2)],
+    ids=["idle_timeout", "two_hour_limit"],
+)
+def test_limit_closes_the_connection_by_itself(fakes: Fakes, limits: Limits) -> None:
+    running = RunningGateway(fakes.handlers(), limits=limits)
+    try:
+        with connect(running.ws_url, origin=ORIGIN) as ws:
+            assert_going_away(ws, fakes)
+    finally:
+        running.stop()
+
+
+def test_idle_connection_closed_after_ten_minutes(clocked: RunningGateway, fakes: Fakes, clock: FakeClock) -> None:
+    with connect(clocked.ws_url, origin=ORIGIN) as ws:
+        clock.now += 599
+        assert clocked.expire() == []
+        clock.now += 1
+        assert len(clocked.expire()) == 1
+        assert_going_away(ws, fakes)
+
+
+@pytest.mark.parametrize("direction", ["message_and_reply", "post_to_connection"])
+def test_idle_timer_restarts_on_a_frame_either_way(
+    clocked: RunningGateway, fakes: Fakes, clock: FakeClock, direction: str
+) -> None:
+    api = emulator.client("apigatewaymanagementapi", f"http://127.0.0.1:{clocked.port}")
+    with connect(clocked.ws_url, origin=ORIGIN) as ws:
+        connection_id = fakes.routes("$connect")[0]["requestContext"]["connectionId"]
+        clock.now += 500
+        if direction == "message_and_reply":
+            ws.send('{"message":"stats"}')
+        else:
+            api.post_to_connection(ConnectionId=connection_id, Data=b'{"message":"counts"}')
+        ws.recv(5)
+        clock.now += 599
+
+        assert clocked.expire() == [], "active 599 s ago: not idle yet"
+        ws.send('{"message":"stats"}')
+        assert json.loads(ws.recv(5))["route"] == "stats"
+
+
+def test_two_hour_limit_closes_a_busy_connection(clocked: RunningGateway, fakes: Fakes, clock: FakeClock) -> None:
+    with connect(clocked.ws_url, origin=ORIGIN) as ws:
+        for _ in range(13):  # a frame every 9 minutes, for 117 minutes
+            clock.now += 540
+            ws.send('{"message":"stats"}')
+            ws.recv(5)
+            assert clocked.expire() == []
+        clock.now += 7200 - 13 * 540
+        assert len(clocked.expire()) == 1
+        assert_going_away(ws, fakes)

@@ -383,6 +383,16 @@ def test_poison_message_reaches_dlq_while_views_count(stack: LocalStack) -> None
 # ---- stopping ----------------------------------------------------------------------------------
 
 
+def test_idle_timeout_option_closes_a_quiet_connection_as_api_gateway_does() -> None:
+    running = LocalStack.start("--idle-timeout", "0.5")
+    try:
+        with open_ws(running) as ws, pytest.raises(ConnectionClosed) as closed:
+            ws.recv(30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    finally:
+        assert running.terminate() == 0, running.stderr()
+
+
 def test_sigterm_stops_within_seconds_with_exit_code_0() -> None:
     running = LocalStack.start()
     try:
