@@ -87,13 +87,15 @@ _MOTO_LOCK = threading.Lock()
 
 
 def serialise_requests() -> None:
-    """Answer one in-process moto request at a time (idempotent).
+    """Answer one in-process DynamoDB request at a time (idempotent).
 
-    moto's backends are not thread-safe: a Query iterating a table while a PutItem from
-    another thread adds to it raises "dictionary changed size during iteration", and a
+    moto's DynamoDB backend is not thread-safe: a Query iterating a table while a PutItem
+    from another thread adds to it raises "dictionary changed size during iteration", and a
     conditional write is checked and applied in separate steps. AWS makes each request
     atomic; one lock around moto's dispatcher does the same here, for the local stack's
     threads (gateway, pollers, a function's concurrent calls) and for tests under mock_aws.
+    Only DynamoDB and its streams: an SQS long poll waits inside moto, and holding the lock
+    through it would stall every other call for up to 20 s.
     """
     if getattr(BotocoreStubber.process_request, "serialised", False):
         return
@@ -101,6 +103,8 @@ def serialise_requests() -> None:
 
     @functools.wraps(unlocked)
     def process_request(self: BotocoreStubber, request: Any) -> Any:
+        if "dynamodb" not in (urlsplit(request.url).hostname or ""):
+            return unlocked(self, request)
         with _MOTO_LOCK:
             return unlocked(self, request)
 

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import DynamoDBBackend
+from moto.sqs.models import SQSBackend
 from moto.server import ThreadedMotoServer
 from support.aws import fake_aws_environment
 
@@ -163,7 +164,19 @@ def test_in_process_requests_are_answered_one_at_a_time(server: tuple[ThreadedMo
         held.append(in_process._MOTO_LOCK.locked())
         return original(self, *args, **kwargs)
 
+    polled: list[bool] = []
+    receive = SQSBackend.receive_message
+
+    def receive_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        polled.append(in_process._MOTO_LOCK.locked())
+        return receive(self, *args, **kwargs)
+
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DynamoDBBackend, "put_item", put_item)
+        patch.setattr(SQSBackend, "receive_message", receive_message)
         ddb.put_item(TableName="t", Item={"k": {"S": "a"}})
+        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
     assert held == [True]
+    assert polled == [False], "a long poll waits inside moto: it must not hold every other call"
