@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import DynamoDBBackend
-from moto.sqs.models import SQSBackend
 from moto.server import ThreadedMotoServer
+from moto.sqs.models import SQSBackend
 from support.aws import fake_aws_environment
 
 from local import in_process
