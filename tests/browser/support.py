@@ -41,6 +41,16 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 PREFIX = "[blog-analytics]"
+# What a person's Chromium shows and headless Chromium does not: no automation flag (an init
+# script, so it holds before the page's own scripts run) and a user agent without "Headless".
+AS_A_PERSON = "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false});"
+
+
+def person_user_agent(version: str) -> str:
+    """Desktop Chrome's user agent for this Chromium version (headless sends HeadlessChrome/...)."""
+    return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
+
+
 START_SECONDS = 60
 SETTLE_SECONDS = 30
 
