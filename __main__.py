@@ -20,7 +20,8 @@ from components.stream_consumers import StreamConsumers, StreamConsumersArgs
 from components.view_event_bus import ViewEventBus, ViewEventBusArgs
 from components.websocket_gateway import WebSocketGateway, WebSocketGatewayArgs
 from handlers.pages import DEFAULT_PAGE_RULES, page_rules_json
-from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_TOPIC_ARN, WIRING
+from handlers.referrer_spam import spam_hosts_json
+from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM, ENV_TOPIC_ARN, WIRING
 
 ROOT = Path(__file__).resolve().parent
 
@@ -43,6 +44,7 @@ runtime = HandlerRuntime(
     env={
         ENV_ALLOWED_ORIGINS: json.dumps(list(config.allowed_origins)),
         ENV_PAGE_RULES: page_rules_json(config.page_rules or DEFAULT_PAGE_RULES),
+        ENV_REFERRER_SPAM: spam_hosts_json(config.referrer_spam),
     },
 )
 

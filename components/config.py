@@ -27,6 +27,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
+from handlers.referrer_spam import SpamListError, spam_hosts
 from handlers.schema import describe
 
 NAMESPACE = "blog-analytics"
@@ -46,6 +47,7 @@ EXAMPLES = {
     "protect": "true",
     "accessLogs": "true",
     "createApiGatewayAccount": "false",
+    "referrerSpam": "[semalt.com, buttons-for-website.com]",
 }
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -99,6 +101,8 @@ class StackConfig:
     so a fresh account deploys)."""
     create_api_gateway_account: bool
     """Create the account-wide API Gateway CloudWatch role (one stack per account and region)."""
+    referrer_spam: tuple[str, ...] = ()
+    """Hosts (and their subdomains) whose referrers are never counted; their views still are."""
 
 
 Getter = Callable[[str], str | None]
@@ -137,6 +141,15 @@ def _page_rules(value: object) -> tuple[PageRule, ...]:
         raise _problem(str(exc)) from None
 
 
+def _referrer_spam(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _problem("must be a list of host names")
+    try:
+        return spam_hosts(value)
+    except SpamListError as exc:
+        raise _problem(str(exc)) from None
+
+
 class _Throttling(BaseModel):
     # Other fields are ignored, as before the model.
     model_config = _STRICT
@@ -170,6 +183,7 @@ class _StackConfig(BaseModel):
     protect: StrictBool = False
     accessLogs: StrictBool = False
     createApiGatewayAccount: StrictBool = False
+    referrerSpam: Annotated[Any, AfterValidator(_referrer_spam)] = ()
 
 
 # What a key's value must be, when the value itself (not a field inside it) is wrong.
@@ -260,4 +274,5 @@ def parse_config(get: Getter) -> StackConfig:
         protect=config.protect,
         access_logs=config.accessLogs,
         create_api_gateway_account=config.createApiGatewayAccount,
+        referrer_spam=config.referrerSpam,
     )

@@ -16,10 +16,12 @@ from functools import cache
 
 from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
+from handlers.referrer_spam import SpamListError, parse_spam_hosts
 from handlers.wiring import (
     ENV_ALLOWED_ORIGINS,
     ENV_ENDPOINT_URL,
     ENV_PAGE_RULES,
+    ENV_REFERRER_SPAM,
     ENV_STACK,
     ENV_TOPIC_ARN,
     physical_table_name,
@@ -37,6 +39,8 @@ class Settings:
     allowed_origins: frozenset[str]
     page_rules: tuple[PageRule, ...]
     endpoint_url: str | None
+    referrer_spam: frozenset[str] = frozenset()
+    """Hosts (and their subdomains) whose referrers are never counted (handlers/referrer_spam.py)."""
 
     def table(self, logical_name: str) -> str:
         return physical_table_name(self.stack, logical_name)
@@ -69,12 +73,17 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         page_rules = parse_page_rules(raw_rules) if raw_rules else DEFAULT_PAGE_RULES
     except PageRuleError as exc:
         raise SettingsError(str(exc)) from None
+    try:
+        referrer_spam = parse_spam_hosts(env.get(ENV_REFERRER_SPAM, ""))
+    except SpamListError as exc:
+        raise SettingsError(f"{ENV_REFERRER_SPAM}: {exc}") from None
     return Settings(
         stack=stack,
         topic_arn=env.get(ENV_TOPIC_ARN, ""),
         allowed_origins=parse_allowed_origins(env.get(ENV_ALLOWED_ORIGINS, "")),
         page_rules=page_rules,
         endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
+        referrer_spam=referrer_spam,
     )
 
 

@@ -15,7 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers import aws
 from handlers.api import ClientMistake, WebSocketResponse, parse_request, respond
 from handlers.classify import NoTarget, Target, UnknownPage, classify, external_referrer, view_event
+from handlers.filtered import filtered
 from handlers.log import log
+from handlers.referrer_spam import is_spam
 from handlers.schema import (
     ErrorReply,
     PageViewReply,
@@ -48,7 +50,9 @@ def event_id(view_id: str | None, message_id: str) -> str:
 
 
 def accept_view(body: str, message_id: str, received_at_ms: int, settings: Settings) -> tuple[ViewEvent, str]:
-    """Pure: the frame -> (event to publish, title for the reply), or ClientMistake."""
+    """The frame -> (event to publish, title for the reply), or ClientMistake.
+
+    Pure but for the reason-coded line it logs when it drops a spam referrer."""
     message = parse_message(ViewMessage, body)
     try:
         target: Target = classify(message, settings.page_rules)
@@ -57,6 +61,9 @@ def accept_view(body: str, message_id: str, received_at_ms: int, settings: Setti
     except UnknownPage:
         raise ClientMistake("unknown_page", "currentPage matches no counted page") from None
     referrer = external_referrer(message.referrer, settings.allowed_origins)
+    if referrer is not None and is_spam(referrer, settings.referrer_spam):
+        filtered("referrer_spam")  # the view counts; its referrer does not
+        referrer = None
     view = view_event(message, target, event_id(message.viewId, message_id), received_at_ms, referrer)
     return view, message.articleTitle or ""
 

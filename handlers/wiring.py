@@ -26,6 +26,7 @@ ENV_STACK = "STACK"
 ENV_TOPIC_ARN = "TOPIC_ARN"
 ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_PAGE_RULES = "PAGE_RULES"
+ENV_REFERRER_SPAM = "REFERRER_SPAM"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 
 
@@ -190,7 +191,7 @@ WIRING = Wiring(
         FunctionSpec(
             "views",
             "handlers.views",
-            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES),
+            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM),
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),

@@ -21,7 +21,8 @@ from typing import TextIO
 
 from handlers import aws
 from handlers.origins import OriginError, normalise_origin
-from handlers.wiring import WIRING, Wiring
+from handlers.referrer_spam import SpamListError, normalise_host, spam_hosts_json
+from handlers.wiring import ENV_REFERRER_SPAM, WIRING, Wiring
 from local import emulator
 from local.functions import Functions, log
 from local.gateway import Gateway
@@ -48,7 +49,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="an Origin admitted by $connect besides the gateway's own (repeatable)",
     )
     parser.add_argument("--aws-port", type=int, default=0, help="emulator port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument(
+        "--referrer-spam",
+        action="append",
+        default=[],
+        type=spam_host,
+        metavar="HOST",
+        help="a referrer host (and its subdomains) never counted, as the referrerSpam stack setting (repeatable)",
+    )
     return parser.parse_args(argv)
+
+
+def spam_host(value: str) -> str:
+    """A --referrer-spam host in the form the views function compares."""
+    try:
+        return normalise_host(value)
+    except SpamListError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def allowed_origin(value: str) -> str:
@@ -157,7 +174,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         resources = emulator.create_resources(WIRING, endpoint)
         origins = [*args.allowed_origin, *own_origins(host, port)]
-        emulator.apply_environment(emulator.handler_environment(endpoint, resources.topic_arn, origins))
+        emulator.apply_environment(
+            emulator.handler_environment(endpoint, resources.topic_arn, origins)
+            | {ENV_REFERRER_SPAM: spam_hosts_json(dict.fromkeys(args.referrer_spam))}
+        )
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
         # ready line, so a script can read it, and every log line goes to stderr.
         out, sys.stdout = sys.stdout, sys.stderr

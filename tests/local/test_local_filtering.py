@@ -23,7 +23,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    running = LocalStack.start()
+    running = LocalStack.start("--referrer-spam", "semalt.com")
     yield running
     code = running.terminate()
     assert code == 0, running.stderr()
@@ -64,3 +64,20 @@ def test_crawler_refused_at_the_door_while_a_browser_is_counted(stack: LocalStac
     time.sleep(0.5)
     assert writer_counts(stack, article) == (1, 1)
     assert GOOGLEBOT not in stack.stderr() and "Googlebot" not in stack.stderr()
+
+
+def referrers(stack: LocalStack, article_id: str) -> list[str]:
+    items = stack.client("dynamodb").scan(TableName=stack.table("Referrer"), ConsistentRead=True)["Items"]
+    return sorted(i["referrer"]["S"] for i in items if i["target"]["S"] == f"post:{article_id}")
+
+
+def test_spam_referrer_not_counted_while_its_view_and_other_referrers_are(stack: LocalStack) -> None:
+    article = new_article()
+    with open_ws(stack) as ws:
+        for referrer in ("https://www.semalt.com/seo", "https://news.ycombinator.com/item?id=1"):
+            view = {"message": "views", "articleId": article, "referrer": referrer, "viewId": uuid.uuid4().hex}
+            assert ask(ws, view)["status"] == "ok"
+    wait_until(lambda: writer_counts(stack, article) == (2, 2), SETTLE_SECONDS, "both views counted")
+    wait_until(lambda: referrers(stack, article), SETTLE_SECONDS, "the real referrer counted")
+    time.sleep(0.5)
+    assert referrers(stack, article) == ["https://news.ycombinator.com"]

@@ -1,0 +1,56 @@
+"""What the stack filters: its settings, how they reach the functions, and the refusal metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.stack_graph import RunStack, StackGraph
+from test_infra_program import _stack_file
+
+from components.config import ConfigError, parse_config
+from handlers.referrer_spam import parse_spam_hosts
+from handlers.wiring import ENV_REFERRER_SPAM, WIRING
+
+VALID: dict[str, Any] = {
+    "allowedOrigins": ["https://blog.example.com"],
+    "throttling": {"burstLimit": 100, "rateLimit": 50},
+    "logRetentionDays": 30,
+}
+
+
+def _parse(**changes: Any) -> Any:
+    raw = {k: json.dumps(v) for k, v in {**VALID, **changes}.items()}
+    return parse_config(raw.get)
+
+
+def test_config_referrer_spam_defaults_to_none_and_is_normalised() -> None:
+    assert _parse().referrer_spam == ()
+    assert _parse(referrerSpam=["Semalt.COM", "semalt.com", "bücher.example"]).referrer_spam == (
+        "semalt.com",
+        "xn--bcher-kva.example",
+    )
+
+
+@pytest.mark.parametrize("bad", ["semalt.com", ["https://semalt.com/"], [3], [f"s{i}.example" for i in range(300)]])
+def test_config_referrer_spam_errors_name_the_key_and_show_an_example(bad: Any) -> None:
+    with pytest.raises(ConfigError) as failure:
+        _parse(referrerSpam=bad)
+    message = str(failure.value)
+    assert message.startswith("blog-analytics:referrerSpam: ") and "referrerSpam: [semalt.com" in message
+
+
+def test_function_referrer_spam_reaches_only_the_views_function(run_stack: RunStack, tmp_path: Path) -> None:
+    graph = run_stack("stage", _stack_file(tmp_path, "stage", referrerSpam=["semalt.com"]))
+    for spec in WIRING.functions:
+        variables = graph.function(spec.name)["environment"]["variables"]
+        if spec.name == "views":
+            assert parse_spam_hosts(variables[ENV_REFERRER_SPAM]) == {"semalt.com"}
+        else:
+            assert ENV_REFERRER_SPAM not in variables, spec.name
+
+
+def test_function_referrer_spam_unset_is_an_empty_list(stage: StackGraph) -> None:
+    assert json.loads(stage.function("views")["environment"]["variables"][ENV_REFERRER_SPAM]) == []
