@@ -21,11 +21,20 @@ from components.view_event_bus import ViewEventBus, ViewEventBusArgs
 from components.websocket_gateway import WebSocketGateway, WebSocketGatewayArgs
 from handlers.pages import DEFAULT_PAGE_RULES, page_rules_json
 from handlers.referrer_spam import spam_hosts_json
-from handlers.wiring import ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM, ENV_TOPIC_ARN, WIRING
+from handlers.wiring import (
+    ENV_ALLOWED_ORIGINS,
+    ENV_PAGE_RULES,
+    ENV_POST_SECRETS,
+    ENV_REFERRER_SPAM,
+    ENV_TOPIC_ARN,
+    WIRING,
+)
 
 ROOT = Path(__file__).resolve().parent
 
 config = parse_config(pulumi.Config().get)
+if config.views_per_connection is not None:
+    pulumi.log.warn("viewsPerConnection is not enforced yet: it needs the Connections table (issue 11)")
 stack = pulumi.get_stack()
 prefix = f"{pulumi.get_project()}-{stack}"
 
@@ -45,6 +54,8 @@ runtime = HandlerRuntime(
         ENV_ALLOWED_ORIGINS: json.dumps(list(config.allowed_origins)),
         ENV_PAGE_RULES: page_rules_json(config.page_rules or DEFAULT_PAGE_RULES),
         ENV_REFERRER_SPAM: spam_hosts_json(config.referrer_spam),
+        # A Pulumi secret: encrypted in the stack's state and shown as [secret] in previews.
+        ENV_POST_SECRETS: pulumi.Output.secret(json.dumps(list(config.post_signing_secrets))),
     },
 )
 

@@ -36,8 +36,8 @@
   };
 
   // A setting by camelCased name: init() option, else the script's data-* attribute. The
-  // names read here are the allow-list: endpoint, articleId, articleTitle, allowLocalhost,
-  // respectDnt, auto.
+  // names read here are the allow-list: endpoint, articleId, articleTitle, articleSig,
+  // allowLocalhost, respectDnt, auto, allowAutomation (for tests that drive a browser).
   const setting = (name) => options[name] ?? script?.dataset[name];
 
   // A boolean setting: absent -> fallback, "false" -> false, anything else (even "") -> true.
@@ -56,6 +56,12 @@
       return "not counted: localhost";
     if (flag("respectDnt", true) && (navigator.doNotTrack == "1" || navigator.globalPrivacyControl))
       return "not counted: Do-Not-Track/GPC";
+    // Driven by a program: WebDriver (Selenium, Playwright, Puppeteer), headless Chrome, PhantomJS.
+    if (
+      !flag("allowAutomation") &&
+      (navigator.webdriver || /Headless|PhantomJS/.test(navigator.userAgent) || globalThis.callPhantom)
+    )
+      return "not counted: automated";
     return "";
   };
 
@@ -86,6 +92,8 @@
     if (articleId) body.articleId = articleId;
     // Invisible format characters (bidi controls, ZWJ, soft hyphens) would get the view refused.
     if (articleId && title) body.articleTitle = title.replace(/\p{Cf}/gu, "");
+    // The blog's signature of id and title, when it signs posts (JSON.stringify drops undefined).
+    if (articleId) body.articleSig = given.articleSig || setting("articleSig") || meta("article-sig");
     // Only the origin: a referrer's path can carry personal data, and the server keeps no more.
     if (ref && ref.origin != loc.origin) body.referrer = ref.origin;
     else if (ref) lastPath = ref.pathname;

@@ -29,6 +29,7 @@ from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
 from handlers.referrer_spam import SpamListError, spam_hosts
 from handlers.schema import describe
+from handlers.signing import check_secret
 
 NAMESPACE = "blog-analytics"
 
@@ -48,6 +49,10 @@ EXAMPLES = {
     "accessLogs": "true",
     "createApiGatewayAccount": "false",
     "referrerSpam": "[semalt.com, buttons-for-website.com]",
+    "signedPosts": "true",
+    "postSigningSecret": "(set it with: pulumi config set --secret postSigningSecret <43 random characters>)",
+    "postSigningSecretPrevious": "(the secret being rotated out; pulumi config set --secret ...)",
+    "viewsPerConnection": "100",
 }
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -103,6 +108,10 @@ class StackConfig:
     """Create the account-wide API Gateway CloudWatch role (one stack per account and region)."""
     referrer_spam: tuple[str, ...] = ()
     """Hosts (and their subdomains) whose referrers are never counted; their views still are."""
+    post_signing_secrets: tuple[str, ...] = ()
+    """With signedPosts: the current secret, then the previous one during a rotation; else empty."""
+    views_per_connection: int | None = None
+    """Pending (issue 11's Connections table): views one connection may send; None is no budget."""
 
 
 Getter = Callable[[str], str | None]
@@ -150,6 +159,16 @@ def _referrer_spam(value: object) -> tuple[str, ...]:
         raise _problem(str(exc)) from None
 
 
+def _secret(value: object) -> str:
+    try:
+        return check_secret(value)
+    except ValueError as exc:
+        raise _problem(str(exc)) from None  # never the value: it is a secret
+
+
+Secret = Annotated[Any, AfterValidator(_secret)]
+
+
 class _Throttling(BaseModel):
     # Other fields are ignored, as before the model.
     model_config = _STRICT
@@ -184,6 +203,18 @@ class _StackConfig(BaseModel):
     accessLogs: StrictBool = False
     createApiGatewayAccount: StrictBool = False
     referrerSpam: Annotated[Any, AfterValidator(_referrer_spam)] = ()
+    signedPosts: StrictBool = False
+    postSigningSecret: Secret | None = None
+    postSigningSecretPrevious: Secret | None = None
+    viewsPerConnection: Annotated[int | None, Ge(1), Le(100000)] = None
+
+    @model_validator(mode="after")
+    def _secret_for_signed_posts(self) -> _StackConfig:
+        if self.signedPosts and self.postSigningSecret is None:
+            raise PydanticCustomError(
+                "config_key", "{text}", {"key": "postSigningSecret", "text": "required when signedPosts is true"}
+            )
+        return self
 
 
 # What a key's value must be, when the value itself (not a field inside it) is wrong.
@@ -195,6 +226,8 @@ _WHOLE = {
     "protect": "must be true or false, got {value!r}",
     "accessLogs": "must be true or false, got {value!r}",
     "createApiGatewayAccount": "must be true or false, got {value!r}",
+    "signedPosts": "must be true or false, got {value!r}",
+    "viewsPerConnection": "must be an integer from 1 to 100000, got {value!r}",
 }
 _ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
 
@@ -229,6 +262,8 @@ def _message(error: ErrorDetails, errors: list[ErrorDetails]) -> tuple[str, str]
 
 def _first(errors: list[ErrorDetails]) -> ErrorDetails:
     """Errors come in field order; within a key, unknown fields are reported before bad values."""
+    if not errors[0]["loc"]:
+        return errors[0]  # a rule across keys (config_key)
     first_key = errors[0]["loc"][0]
     mine = [e for e in errors if e["loc"][0] == first_key]
     return next((e for e in mine if e["type"] == "extra_forbidden"), mine[0])
@@ -258,7 +293,11 @@ def parse_config(get: Getter) -> StackConfig:
         config = _StackConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        key, problem = _message(_first(errors), errors)
+        first = _first(errors)
+        if first["type"] == "config_key":  # a rule across keys, reported at the key to set
+            key, problem = str(first["ctx"]["key"]), str(first["msg"])
+        else:
+            key, problem = _message(first, errors)
         raise _error(key, problem) from None
     batching = config.batching or _Batching()
     return StackConfig(
@@ -275,4 +314,10 @@ def parse_config(get: Getter) -> StackConfig:
         access_logs=config.accessLogs,
         create_api_gateway_account=config.createApiGatewayAccount,
         referrer_spam=config.referrerSpam,
+        post_signing_secrets=tuple(
+            secret
+            for secret in (config.postSigningSecret, config.postSigningSecretPrevious)
+            if secret is not None and config.signedPosts
+        ),
+        views_per_connection=config.viewsPerConnection,
     )

@@ -17,10 +17,12 @@ from functools import cache
 from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
 from handlers.referrer_spam import SpamListError, parse_spam_hosts
+from handlers.signing import check_secret
 from handlers.wiring import (
     ENV_ALLOWED_ORIGINS,
     ENV_ENDPOINT_URL,
     ENV_PAGE_RULES,
+    ENV_POST_SECRETS,
     ENV_REFERRER_SPAM,
     ENV_STACK,
     ENV_TOPIC_ARN,
@@ -41,6 +43,12 @@ class Settings:
     endpoint_url: str | None
     referrer_spam: frozenset[str] = frozenset()
     """Hosts (and their subdomains) whose referrers are never counted (handlers/referrer_spam.py)."""
+    post_secrets: tuple[str, ...] = ()
+    """Secrets a post view's signature may be made with; none: posts are not signed (handlers/signing.py)."""
+
+    @property
+    def signed_posts(self) -> bool:
+        return bool(self.post_secrets)
 
     def table(self, logical_name: str) -> str:
         return physical_table_name(self.stack, logical_name)
@@ -61,6 +69,20 @@ def parse_allowed_origins(raw: str) -> frozenset[str]:
         except OriginError as exc:
             raise SettingsError(f"{ENV_ALLOWED_ORIGINS}[{index}]: {origin[:100]!r} {exc}") from None
     return frozenset(origins)
+
+
+def parse_post_secrets(raw: str) -> tuple[str, ...]:
+    """A JSON list of one or two secrets (the current one, then the previous during a rotation)."""
+    try:
+        value = json.loads(raw) if raw else []
+    except json.JSONDecodeError:
+        raise SettingsError(f"{ENV_POST_SECRETS}: not JSON") from None  # the message could quote a secret
+    if not isinstance(value, list) or len(value) > 2:
+        raise SettingsError(f"{ENV_POST_SECRETS}: expected a JSON list of at most two secrets")
+    try:
+        return tuple(check_secret(secret) for secret in value)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_POST_SECRETS}: every secret {exc}") from None
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
@@ -84,6 +106,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         page_rules=page_rules,
         endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
         referrer_spam=referrer_spam,
+        post_secrets=parse_post_secrets(env.get(ENV_POST_SECRETS, "")),
     )
 
 

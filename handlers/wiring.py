@@ -27,6 +27,7 @@ ENV_TOPIC_ARN = "TOPIC_ARN"
 ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_PAGE_RULES = "PAGE_RULES"
 ENV_REFERRER_SPAM = "REFERRER_SPAM"
+ENV_POST_SECRETS = "POST_SIGNING_SECRETS"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 
 
@@ -191,7 +192,7 @@ WIRING = Wiring(
         FunctionSpec(
             "views",
             "handlers.views",
-            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM),
+            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM, ENV_POST_SECRETS),
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),

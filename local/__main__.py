@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import socket
 import sys
@@ -22,7 +23,8 @@ from typing import TextIO
 from handlers import aws
 from handlers.origins import OriginError, normalise_origin
 from handlers.referrer_spam import SpamListError, normalise_host, spam_hosts_json
-from handlers.wiring import ENV_REFERRER_SPAM, WIRING, Wiring
+from handlers.signing import check_secret
+from handlers.wiring import ENV_POST_SECRETS, ENV_REFERRER_SPAM, WIRING, Wiring
 from local import emulator
 from local.functions import Functions, log
 from local.gateway import Gateway
@@ -57,7 +59,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="HOST",
         help="a referrer host (and its subdomains) never counted, as the referrerSpam stack setting (repeatable)",
     )
+    parser.add_argument(
+        "--post-secret",
+        action="append",
+        default=[],
+        type=post_secret,
+        metavar="SECRET",
+        help="sign posts: refuse post views without a valid articleSig made with this secret "
+        "(give two while rotating; the postSigningSecret stack settings)",
+    )
     return parser.parse_args(argv)
+
+
+def post_secret(value: str) -> str:
+    try:
+        return check_secret(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"the secret {exc}") from None
 
 
 def spam_host(value: str) -> str:
@@ -177,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         emulator.apply_environment(
             emulator.handler_environment(endpoint, resources.topic_arn, origins)
             | {ENV_REFERRER_SPAM: spam_hosts_json(dict.fromkeys(args.referrer_spam))}
+            | {ENV_POST_SECRETS: json.dumps(args.post_secret[:2])}
         )
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
         # ready line, so a script can read it, and every log line goes to stderr.

@@ -251,7 +251,7 @@ class Relay(_Server):
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>{head}</head>
 <body><h1>{title}</h1>{body}
-<script src="/analytics.js" data-endpoint="{endpoint}" {attrs}></script>
+<script src="/analytics.js" data-endpoint="{endpoint}" {automation}{attrs}></script>
 </body></html>
 """
 
@@ -296,9 +296,16 @@ class Site:
         head: str = "",
         body: str = "",
         title: str = "Test page",
+        allow_automation: bool = True,
     ) -> str:
-        """Adds a page that loads the client with these script attributes; returns its URL."""
-        self.pages[path] = PAGE.format(title=title, head=head, body=body, endpoint=endpoint, attrs=attrs)
+        """Adds a page that loads the client with these script attributes; returns its URL.
+
+        The client counts nothing in an automated browser, which these tests drive, unless
+        the page opts in (`data-allow-automation`), as test pages do unless told not to."""
+        automation = "data-allow-automation " if allow_automation else ""
+        self.pages[path] = PAGE.format(
+            title=title, head=head, body=body, endpoint=endpoint, attrs=attrs, automation=automation
+        )
         return self.origin + path
 
     def stop(self) -> None:

@@ -417,7 +417,8 @@ def test_bad_endpoint_never_throws_into_the_page(tab: Tab, site: Site, gateway: 
 
 
 def test_script_included_twice_counts_once(tab: Tab, site: Site, gateway: FakeGateway) -> None:
-    body = f'<script src="/analytics.js" data-endpoint="{gateway.url}" data-allow-localhost></script>'
+    attrs = "data-allow-localhost data-allow-automation"
+    body = f'<script src="/analytics.js" data-endpoint="{gateway.url}" {attrs}></script>'
     tab.page.goto(site.add("/", gateway.url, body=body))
     views_after(gateway, 1)
     time.sleep(0.3)

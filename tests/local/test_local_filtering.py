@@ -14,16 +14,26 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from handlers.signing import post_signature
+
 pytestmark = pytest.mark.slow
 
 SETTLE_SECONDS = 20.0
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+SECRET = "local-test-secret-" + "x" * 25
+
+
+def post_view(article_id: str, **extra: Any) -> dict[str, Any]:
+    """A real post's view: signed by the blog, as the stack requires here."""
+    title = f"Title of {article_id}"
+    sig = post_signature(SECRET, article_id, title)
+    return {"message": "views", "articleId": article_id, "articleTitle": title, "articleSig": sig, **extra}
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    running = LocalStack.start("--referrer-spam", "semalt.com")
+    running = LocalStack.start("--referrer-spam", "semalt.com", "--post-secret", SECRET)
     yield running
     code = running.terminate()
     assert code == 0, running.stderr()
@@ -50,7 +60,9 @@ def writer_counts(stack: LocalStack, article_id: str) -> tuple[int, int] | None:
         .get_item(TableName=stack.table("PostCountWriter"), Key={"articleId": {"S": article_id}}, ConsistentRead=True)
         .get("Item")
     )
-    return (int(item["totalViews"]["N"]), int(item["uniqueViews"]["N"])) if item else None
+    if not item or "uniqueViews" not in item:  # none yet, or read while the emulator applies a transaction
+        return None
+    return int(item["totalViews"]["N"]), int(item["uniqueViews"]["N"])
 
 
 def test_crawler_refused_at_the_door_while_a_browser_is_counted(stack: LocalStack) -> None:
@@ -59,7 +71,7 @@ def test_crawler_refused_at_the_door_while_a_browser_is_counted(stack: LocalStac
     assert refused.value.response.status_code == 403
     article = new_article()
     with open_ws(stack) as ws:
-        assert ask(ws, {"message": "views", "articleId": article, "viewId": uuid.uuid4().hex})["status"] == "ok"
+        assert ask(ws, post_view(article, viewId=uuid.uuid4().hex))["status"] == "ok"
     wait_until(lambda: writer_counts(stack, article) == (1, 1), SETTLE_SECONDS, "the person's view counted")
     time.sleep(0.5)
     assert writer_counts(stack, article) == (1, 1)
@@ -75,9 +87,19 @@ def test_spam_referrer_not_counted_while_its_view_and_other_referrers_are(stack:
     article = new_article()
     with open_ws(stack) as ws:
         for referrer in ("https://www.semalt.com/seo", "https://news.ycombinator.com/item?id=1"):
-            view = {"message": "views", "articleId": article, "referrer": referrer, "viewId": uuid.uuid4().hex}
-            assert ask(ws, view)["status"] == "ok"
+            assert ask(ws, post_view(article, referrer=referrer, viewId=uuid.uuid4().hex))["status"] == "ok"
     wait_until(lambda: writer_counts(stack, article) == (2, 2), SETTLE_SECONDS, "both views counted")
     wait_until(lambda: referrers(stack, article), SETTLE_SECONDS, "the real referrer counted")
     time.sleep(0.5)
     assert referrers(stack, article) == ["https://news.ycombinator.com"]
+
+
+def test_invented_post_refused_while_the_signed_one_counts(stack: LocalStack) -> None:
+    invented, real = new_article(), new_article()
+    with open_ws(stack) as ws:
+        reply = ask(ws, {"message": "views", "articleId": invented, "articleTitle": "Spam"})
+        assert reply["error"] == "unsigned_post"
+        assert ask(ws, post_view(real))["status"] == "ok", "the connection stays usable"
+    wait_until(lambda: writer_counts(stack, real) == (1, 1), SETTLE_SECONDS, "the signed post counted")
+    time.sleep(0.5)
+    assert writer_counts(stack, invented) is None

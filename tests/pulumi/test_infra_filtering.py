@@ -12,7 +12,7 @@ from test_infra_program import _stack_file
 
 from components.config import ConfigError, parse_config
 from handlers.referrer_spam import parse_spam_hosts
-from handlers.wiring import ENV_REFERRER_SPAM, WIRING
+from handlers.wiring import ENV_POST_SECRETS, ENV_REFERRER_SPAM, WIRING
 
 VALID: dict[str, Any] = {
     "allowedOrigins": ["https://blog.example.com"],
@@ -54,3 +54,34 @@ def test_function_referrer_spam_reaches_only_the_views_function(run_stack: RunSt
 
 def test_function_referrer_spam_unset_is_an_empty_list(stage: StackGraph) -> None:
     assert json.loads(stage.function("views")["environment"]["variables"][ENV_REFERRER_SPAM]) == []
+
+
+SECRET = "s" * 43
+
+
+def test_config_signed_posts_need_a_secret_and_never_echo_it() -> None:
+    with pytest.raises(ConfigError, match="postSigningSecret: required when signedPosts is true"):
+        _parse(signedPosts=True)
+    with pytest.raises(ConfigError) as failure:
+        _parse(signedPosts=True, postSigningSecret="too-short-secret")
+    assert "too-short-secret" not in str(failure.value)
+    assert _parse(signedPosts=True, postSigningSecret=SECRET).post_signing_secrets == (SECRET,)
+    assert _parse(postSigningSecret=SECRET).post_signing_secrets == (), "off unless signedPosts"
+
+
+def test_function_signing_secrets_reach_only_the_views_function(run_stack: RunStack, tmp_path: Path) -> None:
+    config = _stack_file(
+        tmp_path, "stage", signedPosts=True, postSigningSecret=SECRET, postSigningSecretPrevious="p" * 40
+    )
+    graph = run_stack("stage", config)
+    for spec in WIRING.functions:
+        variables = graph.function(spec.name)["environment"]["variables"]
+        if spec.name == "views":
+            assert json.loads(variables[ENV_POST_SECRETS]) == [SECRET, "p" * 40]
+            assert "environment" in graph.function(spec.name).secret_inputs, "a Pulumi secret in the state"
+        else:
+            assert ENV_POST_SECRETS not in variables, spec.name
+
+
+def test_function_signing_off_by_default(stage: StackGraph) -> None:
+    assert json.loads(stage.function("views")["environment"]["variables"][ENV_POST_SECRETS]) == []
