@@ -14,6 +14,7 @@ import pulumi
 from components.api_gateway_account import ApiGatewayAccount, ApiGatewayAccountArgs
 from components.config import parse_config
 from components.count_store import CountStore, CountStoreArgs
+from components.filtered_metrics import FilteredMetrics, FilteredMetricsArgs
 from components.function import HandlerRuntime
 from components.handler_package import HandlerPackage, HandlerPackageArgs
 from components.stream_consumers import StreamConsumers, StreamConsumersArgs
@@ -88,8 +89,11 @@ gateway = WebSocketGateway(
     ),
 )
 
+refusals = FilteredMetrics("refusals", FilteredMetricsArgs(stack=stack, prefix=prefix, depends_on=[gateway]))
+
 pulumi.export("websocketUrl", gateway.url)
 pulumi.export("consoleUrl", gateway.console_url)
 pulumi.export("tableNames", store.table_names)
 pulumi.export("topicArn", bus.topic_arn)
 pulumi.export("deadLetterQueueUrls", bus.dead_letter_queue_urls)
+pulumi.export("refusalMetricsNamespace", refusals.namespace)

@@ -30,6 +30,7 @@ from local.functions import Functions, log
 from local.gateway import Gateway
 from local.launcher import ready_line
 from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
+from local.refusals import RefusalTee, cloudwatch_recorder
 
 DEFAULT_PORT = 8787
 STOP_SECONDS = 3.0
@@ -198,8 +199,10 @@ def _run(args: argparse.Namespace) -> int:
             | {ENV_POST_SECRETS: json.dumps(args.post_secret[:2])}
         )
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
-        # ready line, so a script can read it, and every log line goes to stderr.
-        out, sys.stdout = sys.stdout, sys.stderr
+        # ready line, so a script can read it, and every log line goes to stderr, its
+        # refusal lines also counted in the emulator's CloudWatch (local/refusals.py).
+        refusals = RefusalTee(sys.stderr, cloudwatch_recorder(aws.client("cloudwatch"), emulator.STACK))
+        out, sys.stdout = sys.stdout, refusals
         functions = Functions.load(WIRING)
         _warm_handler_clients()
         poll_stop, threads = start_pollers(WIRING, resources, functions)

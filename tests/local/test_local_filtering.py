@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from handlers.filtered import METRIC, REASON_DIMENSION, REASONS, metric_namespace
 from handlers.signing import post_signature
 
 pytestmark = pytest.mark.slow
@@ -103,3 +105,40 @@ def test_invented_post_refused_while_the_signed_one_counts(stack: LocalStack) ->
     wait_until(lambda: writer_counts(stack, real) == (1, 1), SETTLE_SECONDS, "the signed post counted")
     time.sleep(0.5)
     assert writer_counts(stack, invented) is None
+
+
+def refused(stack: LocalStack) -> dict[str, int]:
+    """Today's refusals by reason, read as the owner reads a deployed stack's (README)."""
+    cloudwatch = stack.client("cloudwatch")
+    now = datetime.now(UTC)
+    sums: dict[str, int] = {}
+    for reason in REASONS:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=metric_namespace(stack.stack),
+            MetricName=METRIC,
+            Dimensions=[{"Name": REASON_DIMENSION, "Value": reason}],
+            StartTime=now - timedelta(days=1),
+            EndTime=now + timedelta(minutes=5),
+            Period=86400,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        sums[reason] = int(sum(p["Sum"] for p in points))
+    return sums
+
+
+def test_refusals_counted_per_reason_in_the_emulators_cloudwatch(stack: LocalStack) -> None:
+    before = refused(stack)
+    with pytest.raises(InvalidStatus):
+        open_ws(stack, GOOGLEBOT)
+    with pytest.raises(InvalidStatus):
+        connect(stack.ws_url, origin=Origin("https://evil.example"), user_agent_header=BROWSER, open_timeout=5)
+    with open_ws(stack) as ws:
+        assert ask(ws, {"message": "views", "articleId": new_article()})["error"] == "unsigned_post"
+        view = post_view(new_article(), referrer="https://semalt.com/")
+        assert ask(ws, view)["status"] == "ok"
+        assert ask(ws, post_view(new_article()))["status"] == "ok"  # a person's view: nothing refused
+    expected = {**before, "bot": before["bot"] + 1, "origin": before["origin"] + 1}
+    expected |= {"unsigned": before["unsigned"] + 1, "referrer_spam": before["referrer_spam"] + 1}
+    wait_until(lambda: refused(stack) == expected, SETTLE_SECONDS, f"refusals {expected}")
+    log = stack.stderr()
+    assert GOOGLEBOT not in log and "semalt" not in log and "evil.example" not in log

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.stack_graph import RunStack, StackGraph
+from support.stack_graph import LOG_GROUP, RunStack, StackGraph
 from test_infra_program import _stack_file
 
 from components.config import ConfigError, parse_config
+from components.filtered_metrics import filter_pattern
+from handlers.filtered import EVENTS, METRIC, REASON_DIMENSION, REASONS, SOURCES, Reason, filtered, reason_of
 from handlers.referrer_spam import parse_spam_hosts
 from handlers.wiring import ENV_POST_SECRETS, ENV_REFERRER_SPAM, WIRING
 
@@ -85,3 +87,43 @@ def test_function_signing_secrets_reach_only_the_views_function(run_stack: RunSt
 
 def test_function_signing_off_by_default(stage: StackGraph) -> None:
     assert json.loads(stage.function("views")["environment"]["variables"][ENV_POST_SECRETS]) == []
+
+
+METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+
+
+def test_refusal_metric_filter_per_reason_on_the_log_group_of_the_function_that_logs_it(stage: StackGraph) -> None:
+    filters = {f["pattern"]: f for f in stage.of_type(METRIC_FILTER)}
+    assert len(filters) == len(REASONS)
+    log_groups = {g["name"] for g in stage.of_type(LOG_GROUP)}
+    for reason in REASONS:
+        found = filters[f'{{ $.event = "{EVENTS[reason]}" && $.reason = "{reason}" }}']
+        function = stage.function(SOURCES[reason])
+        assert found["logGroupName"] == f"/aws/lambda/{function['name']}", reason
+        assert found["logGroupName"] in log_groups, f"{reason}: the function's own log group"
+        transformation = found["metricTransformation"]
+        assert transformation["name"] == METRIC and transformation["namespace"] == "blog-analytics/stage"
+        assert transformation["dimensions"] == {REASON_DIMENSION: "$.reason"} and transformation["value"] == "1"
+    assert stage.outputs["refusalMetricsNamespace"] == "blog-analytics/stage"
+
+
+def test_refusal_metric_filters_wait_for_the_log_groups(stage: StackGraph) -> None:
+    """A filter on a log group that does not exist yet fails the deploy."""
+    for found in stage.of_type(METRIC_FILTER):
+        group = stage.where(LOG_GROUP, name=found["logGroupName"])
+        ancestors, urn = [], group.urn
+        while urn:  # the group itself, its function component, the gateway ...
+            ancestors.append(urn)
+            urn = stage.by_urn(urn).parent if any(r.urn == urn for r in stage.resources) else ""
+        assert set(ancestors) & set(found.dependencies), found["name"]
+
+
+@pytest.mark.parametrize("reason", REASONS)
+def test_refusal_pattern_matches_its_reasons_log_line(reason: Reason, capsys: pytest.CaptureFixture[str]) -> None:
+    """The handlers' own line, read the way the JSON pattern reads it: event and reason."""
+    filtered(reason)
+    [line] = capsys.readouterr().out.splitlines()
+    assert reason_of(line) == reason
+    record = json.loads(line)
+    matched = [r for r in REASONS if record["event"] == EVENTS[r] and record["reason"] == r]
+    assert matched == [reason] and filter_pattern(reason).count("&&") == 1
