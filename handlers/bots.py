@@ -2,12 +2,12 @@
 
 The package (MIT, https://github.com/monperrus/crawler-user-agents, released from the
 list's own repository whenever a pattern changes) is read as data: its JSON file,
-located without running the package's `__init__`, which would compile every pattern at
-import. Of its ~1,500 patterns (case-sensitive regular expressions) about 95% are plain
+located without running the package's `__init__`, which would decode the whole file and
+compile every pattern at import. Of its ~1,500 patterns (case-sensitive regular expressions) about 95% are plain
 text such as `Googlebot\\/`: those are kept as substrings and searched with `in`, and
-only the rest are compiled, as one alternation. That keeps a cold start about 15 ms
-dearer instead of about 50 (README, "Reliability and abuse"), and one check well
-under a millisecond.
+only the rest are compiled, as one alternation, and only the patterns are decoded from
+the JSON. That makes a cold start about 20 ms dearer rather than about 50 with the
+package's own matcher (README, "Bots at the door"), and one check about 0.3 ms.
 
 The user agent is only matched here: it is never stored, logged or passed on.
 """
@@ -30,6 +30,7 @@ the cap bounds the work a hostile header can ask for."""
 # and the like are classes or assertions, not the letter).
 _PLAIN = re.compile(r"(?:[^\\.^$*+?{}\[\]|()]|\\[^A-Za-z0-9])+", re.DOTALL)
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_PATTERN_KEY = re.compile(r'"pattern"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ def plain_text(pattern: str) -> str | None:
     `Googlebot/`), or None when it has any special character or class (`\\d`, `[a-z]`, `^`)."""
     if not _PLAIN.fullmatch(pattern):
         return None
-    return _ESCAPE.sub(r"\1", pattern)
+    # Without an escaped backslash every `\` escapes the next character: dropping them all is
+    # the unescaping, and 5x cheaper than re.sub over 1,500 patterns in a cold start.
+    return pattern.replace("\\", "") if "\\\\" not in pattern else _ESCAPE.sub(r"\1", pattern)
 
 
 def crawler_list(patterns: list[str]) -> CrawlerList:
@@ -72,8 +75,14 @@ def list_path() -> Path:
 
 
 def list_patterns(path: Path) -> list[str]:
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    return [str(entry["pattern"]) for entry in entries]
+    """Every entry's `pattern`, read without decoding the rest of the file.
+
+    Most of the file is example user agents; decoding only the patterns halves the
+    cold start's cost. Inside a JSON string every `"` is escaped, so `"pattern":` followed
+    by a string can only be a key and its value (tests/test_bots.py checks the result
+    equals a full json.loads of the installed list).
+    """
+    return [str(json.loads(value)) for value in _PATTERN_KEY.findall(path.read_text(encoding="utf-8"))]
 
 
 @cache

@@ -119,3 +119,11 @@ def test_bots_a_crawler_beyond_the_length_cap_is_not_searched_for() -> None:
     crawlers = bots.crawler_list(["Googlebot"])
     assert crawlers.matches("a" * 10 + "Googlebot")
     assert not crawlers.matches("a" * bots.MAX_USER_AGENT + "Googlebot")
+
+
+def test_bots_patterns_read_without_decoding_the_file_are_the_lists_patterns() -> None:
+    assert bots.list_patterns(bots.list_path()) == [entry["pattern"] for entry in listed()]
+
+
+def test_bots_plain_text_with_an_escaped_backslash() -> None:
+    assert bots.plain_text("a\\\\b\\/c") == "a\\b/c"
