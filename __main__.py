@@ -18,6 +18,7 @@ from components.alarms import OperationalAlarms, OperationalAlarmsArgs
 from components.api_gateway_account import ApiGatewayAccount, ApiGatewayAccountArgs
 from components.config import parse_config
 from components.count_store import CountStore, CountStoreArgs
+from components.filtered_metrics import FilteredMetrics, FilteredMetricsArgs
 from components.function import HandlerRuntime
 from components.handler_package import HandlerPackage, HandlerPackageArgs
 from components.owner_alerts import OwnerAlerts, OwnerAlertsArgs
@@ -25,6 +26,7 @@ from components.stream_consumers import StreamConsumers, StreamConsumersArgs
 from components.view_event_bus import ViewEventBus, ViewEventBusArgs
 from components.websocket_gateway import WebSocketGateway, WebSocketGatewayArgs
 from handlers.pages import DEFAULT_PAGE_RULES, page_rules_json
+from handlers.referrer_spam import spam_hosts_json
 from handlers.wiring import (
     ENV_ALERT_TOPIC_ARN,
     ENV_ALERT_VIEWS_PER_HOUR,
@@ -32,6 +34,8 @@ from handlers.wiring import (
     ENV_CONNECTIONS_ENDPOINT,
     ENV_LIVE_INTERVAL,
     ENV_PAGE_RULES,
+    ENV_POST_SECRETS,
+    ENV_REFERRER_SPAM,
     ENV_TOPIC_ARN,
     WIRING,
     with_live_interval,
@@ -41,6 +45,8 @@ ROOT = Path(__file__).resolve().parent
 
 config = parse_config(pulumi.Config().get)
 wiring = with_live_interval(WIRING, config.live_interval_seconds)
+if config.views_per_connection is not None:
+    pulumi.log.warn("viewsPerConnection is not enforced yet: it needs the Connections table (issue 11)")
 stack = pulumi.get_stack()
 prefix = f"{pulumi.get_project()}-{stack}"
 
@@ -59,6 +65,9 @@ runtime = HandlerRuntime(
     env={
         ENV_ALLOWED_ORIGINS: json.dumps(list(config.allowed_origins)),
         ENV_PAGE_RULES: page_rules_json(config.page_rules or DEFAULT_PAGE_RULES),
+        ENV_REFERRER_SPAM: spam_hosts_json(config.referrer_spam),
+        # A Pulumi secret: encrypted in the stack's state and shown as [secret] in previews.
+        ENV_POST_SECRETS: pulumi.Output.secret(json.dumps(list(config.post_signing_secrets))),
     },
 )
 
@@ -109,6 +118,7 @@ StreamConsumers(
         alert_topic_arn=alert_topic_arn,
     ),
 )
+refusals = FilteredMetrics("refusals", FilteredMetricsArgs(stack=stack, prefix=prefix, depends_on=[gateway]))
 
 pulumi.export("websocketUrl", gateway.url)
 pulumi.export("consoleUrl", gateway.console_url)
@@ -123,3 +133,4 @@ alarms = (
 )
 pulumi.export("alertTopicArn", alert_topic_arn)
 pulumi.export("alarmNames", alarms.alarm_names if alarms else [])
+pulumi.export("refusalMetricsNamespace", refusals.namespace)

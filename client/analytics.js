@@ -8,7 +8,6 @@
  * undefined), undefined fields that JSON.stringify leaves out.
  */
 (() => {
-  "use strict";
   if (globalThis.BlogAnalytics) return; // included twice: count once
 
   const PREFIX = "[blog-analytics]";
@@ -43,8 +42,8 @@
   };
 
   // A setting by camelCased name: init() option, else the script's data-* attribute. The
-  // names read here are the allow-list: endpoint, articleId, articleTitle, allowLocalhost,
-  // respectDnt, auto.
+  // names read here are the allow-list: endpoint, articleId, articleTitle, articleSig,
+  // allowLocalhost, auto, allowAutomation (tests that drive a browser).
   const setting = (name) => options[name] ?? script?.dataset[name];
 
   // A boolean setting: absent -> fallback, "false" -> false, anything else (even "") -> true.
@@ -53,15 +52,20 @@
   // The content of <meta name="blog-analytics:<name>">, read afresh on every view.
   const meta = (name) => doc.querySelector(`meta[name="blog-analytics:${name}"]`)?.content;
 
-  // Why this page must not be counted, or "" to count it.
+  // Why this page must not be counted (logged after "not counted: "), or "" to count it.
   const skipReason = () =>
     !setting("endpoint")
-      ? "not counted: no data-endpoint"
+      ? "no data-endpoint"
       : /^(localhost|127\.[\d.]+|\[::1\]|)$/.test(loc.hostname) && !flag("allowLocalhost", "false")
-        ? "not counted: localhost"
-        : flag("respectDnt") && (navigator.doNotTrack == "1" || navigator.globalPrivacyControl)
-          ? "not counted: Do-Not-Track/GPC"
-          : "";
+        ? "localhost"
+        : (navigator.doNotTrack == "1" || navigator.globalPrivacyControl)
+          ? "Do-Not-Track/GPC"
+          : // Driven by a program: WebDriver (Selenium, Playwright, Puppeteer) or headless Chrome.
+            // Tests that drive a browser opt in with data-allow-automation.
+            (navigator.webdriver || /Headless/.test(navigator.userAgent)) &&
+              !flag("allowAutomation", "false")
+            ? "automated"
+            : "";
 
   // The views message for this location; reload and referrer belong to the first view only.
   const viewMessage = (given) => {
@@ -75,6 +79,8 @@
       articleId,
       // Invisible format characters (bidi controls, ZWJ, soft hyphens) would get the view refused.
       articleTitle: articleId && title ? title.replace(/\p{Cf}/gu, "") : undefined,
+      // The blog's signature of id and title, when it signs posts.
+      articleSig: articleId && (given.articleSig || setting("articleSig")),
       currentPage: (lastPath = loc.pathname),
       // A reload (Navigation Timing Level 2) counts toward total views only.
       refreshed: firstView && performance.getEntriesByType("navigation")[0]?.type == "reload",
@@ -103,7 +109,7 @@
     const item = inflight;
     inflight = null;
     if (item && (item[2] = -~item[2]) > RETRIES) {
-      say(`gave up after ${RETRIES} resends`);
+      say("gave up");
       item[1]?.(null);
     } else if (item) queue.unshift(item);
     (queue.length || following()) && retryLater();
@@ -116,8 +122,8 @@
   // follows them without counting a view.
   const watchBody = ([articleIds, pages] = follow || [[], []]) => ({
     message: "watch",
-    articleIds: [...new Set(articleIds.concat(target?.articleId || []))],
-    pages: [...new Set(pages.concat(target?.page || []))],
+    articleIds: articleIds.concat(target?.articleId || []),
+    pages: pages.concat(target?.page || []),
   });
 
   // Queues a message, dropping the oldest beyond QUEUE_MAX, and sends when it can.
@@ -162,7 +168,7 @@
     if (reply.message == "counts") return reply.totalViews < seen[reply.articleId ?? reply.page] || emit(reply);
     if (error == "unavailable") return resend();
     failures = 0;
-    if (error) say(`server error: ${error} ${reply.detail || ""}`);
+    if (error) say("server error: " + (reply.detail || error));
     inflight?.[1]?.(error ? null : reply);
     inflight = null;
     pump();
@@ -193,14 +199,15 @@
   // Counts a view of the current location, unless this page is not counted.
   const view = guard((given) => {
     const reason = skipReason();
-    if (reason) return say(reason);
+    if (reason) return say("not counted: " + reason);
     enqueue([viewMessage(given || {})]);
   });
 
   // Counts a single-page-app navigation when the path changed (not with data-auto="false").
   const navigated = guard(() => loc.pathname != lastPath && flag("auto") && view());
 
-  // Makes history[name] count the navigation after doing its own work.
+  // Makes history[name] count the navigation after doing its own work. Only pushState:
+  // replaceState rewrites the current entry (a redirect, a query update), no new page.
   const hook = (name) => {
     const original = history[name];
     history[name] = (...args) => {
@@ -222,7 +229,6 @@
     if (started) return;
     started = true;
     hook("pushState");
-    hook("replaceState");
     addEventListener("popstate", navigated);
     doc.addEventListener("visibilitychange", visibility);
     visibility(); // a tab opened in the background starts hidden

@@ -27,7 +27,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from handlers.origins import OriginError, normalise_origin, parse_origin
 from handlers.pages import PageRule, PageRuleError, parse_page_rules
+from handlers.referrer_spam import SpamListError, spam_hosts
 from handlers.schema import describe
+from handlers.signing import check_secret
 from handlers.wiring import DEFAULT_LIVE_INTERVAL_SECONDS, MAX_LIVE_INTERVAL_SECONDS
 
 NAMESPACE = "blog-analytics"
@@ -49,6 +51,11 @@ EXAMPLES = {
     "createApiGatewayAccount": "false",
     "alerts": "{email: owner@example.com, viewsPerHour: 500}",
     "liveIntervalSeconds": "2",
+    "referrerSpam": "[semalt.com, buttons-for-website.com]",
+    "signedPosts": "true",
+    "postSigningSecret": "(set it with: pulumi config set --secret postSigningSecret <43 random characters>)",
+    "postSigningSecretPrevious": "(the secret being rotated out; pulumi config set --secret ...)",
+    "viewsPerConnection": "100",
 }
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -118,6 +125,12 @@ class StackConfig:
     live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
     """Live pushes: at most one per target per this many seconds (the live stream mappings'
     batching window); 0 turns pushes off (wiring.with_live_interval)."""
+    referrer_spam: tuple[str, ...] = ()
+    """Hosts (and their subdomains) whose referrers are never counted; their views still are."""
+    post_signing_secrets: tuple[str, ...] = ()
+    """With signedPosts: the current secret, then the previous one during a rotation; else empty."""
+    views_per_connection: int | None = None
+    """Pending (issue 11's Connections table): views one connection may send; None is no budget."""
 
 
 Getter = Callable[[str], str | None]
@@ -154,6 +167,25 @@ def _page_rules(value: object) -> tuple[PageRule, ...]:
         return parse_page_rules(json.dumps(value))
     except PageRuleError as exc:
         raise _problem(str(exc)) from None
+
+
+def _referrer_spam(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _problem("must be a list of host names")
+    try:
+        return spam_hosts(value)
+    except SpamListError as exc:
+        raise _problem(str(exc)) from None
+
+
+def _secret(value: object) -> str:
+    try:
+        return check_secret(value)
+    except ValueError as exc:
+        raise _problem(str(exc)) from None  # never the value: it is a secret
+
+
+Secret = Annotated[Any, AfterValidator(_secret)]
 
 
 class _Throttling(BaseModel):
@@ -203,6 +235,19 @@ class _StackConfig(BaseModel):
     createApiGatewayAccount: StrictBool = False
     alerts: _Alerts | None = None
     liveIntervalSeconds: Annotated[int, Ge(0), Le(MAX_LIVE_INTERVAL_SECONDS)] = DEFAULT_LIVE_INTERVAL_SECONDS
+    referrerSpam: Annotated[Any, AfterValidator(_referrer_spam)] = ()
+    signedPosts: StrictBool = False
+    postSigningSecret: Secret | None = None
+    postSigningSecretPrevious: Secret | None = None
+    viewsPerConnection: Annotated[int | None, Ge(1), Le(100000)] = None
+
+    @model_validator(mode="after")
+    def _secret_for_signed_posts(self) -> _StackConfig:
+        if self.signedPosts and self.postSigningSecret is None:
+            raise PydanticCustomError(
+                "config_key", "{text}", {"key": "postSigningSecret", "text": "required when signedPosts is true"}
+            )
+        return self
 
 
 # What a key's value must be, when the value itself (not a field inside it) is wrong.
@@ -216,6 +261,8 @@ _WHOLE = {
     "createApiGatewayAccount": "must be true or false, got {value!r}",
     "alerts": "must be an object with email (and optionally viewsPerHour)",
     "liveIntervalSeconds": f"must be a whole number of seconds from 0 to {MAX_LIVE_INTERVAL_SECONDS}, got {{value!r}}",
+    "signedPosts": "must be true or false, got {value!r}",
+    "viewsPerConnection": "must be an integer from 1 to 100000, got {value!r}",
 }
 _ITEM = {"allowedOrigins": "every origin must be a string, got {value!r}"}
 
@@ -252,6 +299,8 @@ def _message(error: ErrorDetails, errors: list[ErrorDetails]) -> tuple[str, str]
 
 def _first(errors: list[ErrorDetails]) -> ErrorDetails:
     """Errors come in field order; within a key, unknown fields are reported before bad values."""
+    if not errors[0]["loc"]:
+        return errors[0]  # a rule across keys (config_key)
     first_key = errors[0]["loc"][0]
     mine = [e for e in errors if e["loc"][0] == first_key]
     return next((e for e in mine if e["type"] == "extra_forbidden"), mine[0])
@@ -281,7 +330,11 @@ def parse_config(get: Getter) -> StackConfig:
         config = _StackConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        key, problem = _message(_first(errors), errors)
+        first = _first(errors)
+        if first["type"] == "config_key":  # a rule across keys, reported at the key to set
+            key, problem = str(first["ctx"]["key"]), str(first["msg"])
+        else:
+            key, problem = _message(first, errors)
         raise _error(key, problem) from None
     batching = config.batching or _Batching()
     return StackConfig(
@@ -299,4 +352,11 @@ def parse_config(get: Getter) -> StackConfig:
         create_api_gateway_account=config.createApiGatewayAccount,
         alerts=None if config.alerts is None else Alerts(config.alerts.email, config.alerts.viewsPerHour),
         live_interval_seconds=config.liveIntervalSeconds,
+        referrer_spam=config.referrerSpam,
+        post_signing_secrets=tuple(
+            secret
+            for secret in (config.postSigningSecret, config.postSigningSecretPrevious)
+            if secret is not None and config.signedPosts
+        ),
+        views_per_connection=config.viewsPerConnection,
     )

@@ -196,7 +196,8 @@ def pinned_requirements(wheels: Sequence[Path], header: str = "") -> str:
 PIN_HEADER = (
     "# The Lambda layer: what the handlers import beyond the python3.12 runtime (which ships boto3).\n"
     "# The whole closure for manylinux2014_aarch64 / CPython 3.12, with each wheel's hash (pip\n"
-    "# installs it with --require-hashes). Regenerate, never edit: python -m components.packaging pydantic==X.Y.Z"
+    "# installs it with --require-hashes). Regenerate, never edit:\n"
+    "#   python -m components.packaging pydantic==X.Y.Z crawler-user-agents==A.B.C"
 )
 
 

@@ -18,7 +18,16 @@ from typing import Any, Literal, NotRequired, TypedDict
 # smaller, so anything near the limit is refused before it is parsed.
 MAX_BODY_BYTES = 32 * 1024
 
-ErrorCode = Literal["invalid_json", "invalid_event", "unknown_route", "unknown_page", "too_large", "unavailable"]
+ErrorCode = Literal[
+    "invalid_json",
+    "invalid_event",
+    "unknown_route",
+    "unknown_page",
+    "too_large",
+    "unavailable",
+    "rate_limited",  # more views on one connection than the stack allows (ARCHITECTURE 3.1.2); not retried
+    "unsigned_post",  # a post view without a valid articleSig on a stack that signs posts; not retried
+]
 
 
 class WebSocketResponse(TypedDict):

@@ -23,8 +23,10 @@ def view_increment(delivery: Delivered) -> Increment:
     event = delivery.event
     adds = {"totalViews": 1, "uniqueViews": 1 if event.unique else 0}
     if event.articleId is not None:
-        sets = {"articleTitle": event.articleTitle} if event.articleTitle else {}
-        return Increment({"articleId": {"S": event.articleId}}, adds, sets)
+        title = {"articleTitle": event.articleTitle} if event.articleTitle else {}
+        if event.titleSigned:  # the blog signed it: it replaces whatever a stranger stored first
+            return Increment({"articleId": {"S": event.articleId}}, adds, {}, title)
+        return Increment({"articleId": {"S": event.articleId}}, adds, title)
     return Increment({"pageName": {"S": event.page or ""}}, adds, {})
 
 

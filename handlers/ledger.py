@@ -45,8 +45,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -73,6 +74,8 @@ class Increment(NamedTuple):
     """Counts to add."""
     sets: dict[str, str]
     """Attributes written only where the item has none: the first value stored stays."""
+    overwrites: Mapping[str, str] = MappingProxyType({})
+    """Attributes written whatever the item holds (a title the blog signed); they win over `sets`."""
 
 
 @dataclass
@@ -83,6 +86,8 @@ class KeyWrite:
     adds: dict[str, int] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)
     """Attributes written only where the item has none: the first value stored stays."""
+    overwrites: dict[str, str] = field(default_factory=dict)
+    """Attributes written whatever the item holds: the latest event's value in the batch."""
     deliveries: list[Delivered] = field(default_factory=list)
 
     @property
@@ -129,7 +134,11 @@ def aggregate(deliveries: Iterable[Delivered], key_of: KeyOf) -> list[KeyWrite]:
             write.adds[name] = write.adds.get(name, 0) + amount
         for name, value in increment.sets.items():
             write.sets.setdefault(name, value)  # the earliest event's value, whatever the delivery order
+        write.overwrites.update(increment.overwrites)  # the latest event's value, whatever the order
         write.deliveries.append(delivery)
+    for write in writes.values():
+        for name in write.overwrites:  # one SET per attribute: DynamoDB refuses overlapping paths
+            write.sets.pop(name, None)
     return list(writes.values())
 
 
@@ -142,8 +151,11 @@ def update_item(table: str, write: KeyWrite) -> dict[str, Any]:
         adds.append(f"#a{i} :a{i}")
     for i, (name, value) in enumerate(sorted(write.sets.items())):
         names[f"#s{i}"], values[f":s{i}"] = name, {"S": value}
-        # if_not_exists: a view never renames a post; the first title stored stays.
+        # if_not_exists: an unsigned view never renames a post; the first title stored stays.
         sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
+    for i, (name, value) in enumerate(sorted(write.overwrites.items())):
+        names[f"#o{i}"], values[f":o{i}"] = name, {"S": value}
+        sets.append(f"#o{i} = :o{i}")
     expression = "ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else "")
     return {
         "Update": {

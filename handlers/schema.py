@@ -90,6 +90,8 @@ TitleText = Annotated[StrictStr, Field(max_length=MAX_TITLE), AfterValidator(rej
 Title = Annotated[TitleText, AfterValidator(reject_format_characters), AfterValidator(reject_long_titles)]
 UrlText = Annotated[StrictStr, Field(max_length=MAX_URL), AfterValidator(reject_unsafe_characters)]
 ViewId = Annotated[StrictStr, AfterValidator(check_view_id)]
+ArticleSig = Annotated[StrictStr, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")]
+"""HMAC-SHA256 of the post's id and title, 64 lower-case hex digits (handlers/signing.py)."""
 
 
 class _Message(BaseModel):
@@ -110,6 +112,9 @@ class ViewMessage(_Message):
     referrer: UrlText | None = None
     viewId: ViewId | None = None
     """Random per view, made by the client; the same view resent keeps it (counted once)."""
+    articleSig: ArticleSig | None = None
+    """The blog's signature of articleId and articleTitle (`data-article-sig`); required for
+    post views on a stack that signs posts, ignored on others."""
 
 
 class StatsMessage(_Message):
@@ -160,6 +165,8 @@ class ViewEvent(BaseModel):
     page: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
     referrer: UrlText | None = None
     """Already reduced to its origin (scheme://host[:port]) and known to be external."""
+    titleSigned: Literal[True] | None = None
+    """The title was signed by the blog (handlers/signing.py): it replaces the stored one."""
 
     @property
     def target(self) -> str:
@@ -264,6 +271,12 @@ _MESSAGES = {
     "missing": "required",
     "literal_error": "must be {expected}",
 }
+_SIG_RULE = "must be 64 lower-case hex digits"
+_MESSAGES_BY_FIELD = {
+    ("articleSig", "string_pattern_mismatch"): _SIG_RULE,
+    ("articleSig", "string_too_short"): _SIG_RULE,
+    ("articleSig", "string_too_long"): _SIG_RULE,
+}
 
 
 def describe(error: dict[str, Any]) -> str:
@@ -271,7 +284,7 @@ def describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "message"
     if len(where) > MAX_ECHOED_FIELD:
         where = where[: MAX_ECHOED_FIELD - 1] + "\u2026"
-    template = _MESSAGES.get(error["type"])
+    template = _MESSAGES_BY_FIELD.get((where, error["type"])) or _MESSAGES.get(error["type"])
     if template is None:
         text = str(error["msg"]).removeprefix("Value error, ")
     else:

@@ -16,6 +16,8 @@ from functools import cache
 
 from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
+from handlers.referrer_spam import SpamListError, parse_spam_hosts
+from handlers.signing import check_secret
 from handlers.wiring import (
     ENV_ALERT_TOPIC_ARN,
     ENV_ALERT_VIEWS_PER_HOUR,
@@ -24,6 +26,8 @@ from handlers.wiring import (
     ENV_ENDPOINT_URL,
     ENV_LIVE_INTERVAL,
     ENV_PAGE_RULES,
+    ENV_POST_SECRETS,
+    ENV_REFERRER_SPAM,
     ENV_STACK,
     ENV_TOPIC_ARN,
     physical_table_name,
@@ -49,6 +53,14 @@ class Settings:
     """Where pushes go (@connections); None where nothing pushes."""
     live_interval_seconds: int = 0
     """The stack's liveIntervalSeconds; 0: no pushes."""
+    referrer_spam: frozenset[str] = frozenset()
+    """Hosts (and their subdomains) whose referrers are never counted (handlers/referrer_spam.py)."""
+    post_secrets: tuple[str, ...] = ()
+    """Secrets a post view's signature may be made with; none: posts are not signed (handlers/signing.py)."""
+
+    @property
+    def signed_posts(self) -> bool:
+        return bool(self.post_secrets)
 
     def table(self, logical_name: str) -> str:
         return physical_table_name(self.stack, logical_name)
@@ -82,6 +94,20 @@ def parse_views_per_hour(raw: str) -> int:
     return int(raw)
 
 
+def parse_post_secrets(raw: str) -> tuple[str, ...]:
+    """A JSON list of one or two secrets (the current one, then the previous during a rotation)."""
+    try:
+        value = json.loads(raw) if raw else []
+    except json.JSONDecodeError:
+        raise SettingsError(f"{ENV_POST_SECRETS}: not JSON") from None  # the message could quote a secret
+    if not isinstance(value, list) or len(value) > 2:
+        raise SettingsError(f"{ENV_POST_SECRETS}: expected a JSON list of at most two secrets")
+    try:
+        return tuple(check_secret(secret) for secret in value)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_POST_SECRETS}: every secret {exc}") from None
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Pure: an environment mapping to Settings, or SettingsError naming the variable."""
     stack = env.get(ENV_STACK, "")
@@ -92,6 +118,10 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         page_rules = parse_page_rules(raw_rules) if raw_rules else DEFAULT_PAGE_RULES
     except PageRuleError as exc:
         raise SettingsError(str(exc)) from None
+    try:
+        referrer_spam = parse_spam_hosts(env.get(ENV_REFERRER_SPAM, ""))
+    except SpamListError as exc:
+        raise SettingsError(f"{ENV_REFERRER_SPAM}: {exc}") from None
     return Settings(
         stack=stack,
         topic_arn=env.get(ENV_TOPIC_ARN, ""),
@@ -102,6 +132,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         alert_views_per_hour=parse_views_per_hour(env.get(ENV_ALERT_VIEWS_PER_HOUR, "")),
         connections_endpoint=env.get(ENV_CONNECTIONS_ENDPOINT) or None,
         live_interval_seconds=_live_interval(env.get(ENV_LIVE_INTERVAL, "")),
+        referrer_spam=referrer_spam,
+        post_secrets=parse_post_secrets(env.get(ENV_POST_SECRETS, "")),
     )
 
 

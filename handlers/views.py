@@ -19,7 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers import aws, connections
 from handlers.api import ClientMistake, WebSocketRequest, WebSocketResponse, parse_request, respond
 from handlers.classify import NoTarget, Target, UnknownPage, classify, external_referrer, view_event
+from handlers.filtered import filtered
 from handlers.log import log
+from handlers.referrer_spam import is_spam
 from handlers.schema import (
     ErrorReply,
     PageViewReply,
@@ -31,6 +33,7 @@ from handlers.schema import (
     reply_response,
 )
 from handlers.settings import Settings, load_settings
+from handlers.signing import signature_valid
 from handlers.store import get_page, get_post
 from handlers.wiring import (
     CONNECTIONS,
@@ -58,7 +61,10 @@ def event_id(view_id: str | None, message_id: str) -> str:
 
 
 def accept_view(body: str, message_id: str, received_at_ms: int, settings: Settings) -> tuple[ViewEvent, str]:
-    """Pure: the frame -> (event to publish, title for the reply), or ClientMistake."""
+    """The frame -> (event to publish, title for the reply), or ClientMistake.
+
+    Pure but for the reason-coded line it logs when it refuses an unsigned post view or
+    drops a spam referrer."""
     message = parse_message(ViewMessage, body)
     try:
         target: Target = classify(message, settings.page_rules)
@@ -66,8 +72,19 @@ def accept_view(body: str, message_id: str, received_at_ms: int, settings: Setti
         raise ClientMistake("invalid_event", str(exc)) from None
     except UnknownPage:
         raise ClientMistake("unknown_page", "currentPage matches no counted page") from None
+    signed = settings.signed_posts and target.article_id is not None
+    if signed and not signature_valid(
+        settings.post_secrets, message.articleId or "", message.articleTitle or "", message.articleSig
+    ):
+        filtered("unsigned")
+        raise ClientMistake("unsigned_post", "this post view carries no valid articleSig")
     referrer = external_referrer(message.referrer, settings.allowed_origins)
+    if referrer is not None and is_spam(referrer, settings.referrer_spam):
+        filtered("referrer_spam")  # the view counts; its referrer does not
+        referrer = None
     view = view_event(message, target, event_id(message.viewId, message_id), received_at_ms, referrer)
+    if signed and message.articleTitle:
+        view = view.model_copy(update={"titleSigned": True})
     return view, message.articleTitle or ""
 
 

@@ -26,6 +26,8 @@ ENV_STACK = "STACK"
 ENV_TOPIC_ARN = "TOPIC_ARN"
 ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_PAGE_RULES = "PAGE_RULES"
+ENV_REFERRER_SPAM = "REFERRER_SPAM"
+ENV_POST_SECRETS = "POST_SIGNING_SECRETS"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
 """The owner's alert topic; empty when the stack has no alert address (no alerts)."""
@@ -290,7 +292,7 @@ WIRING = Wiring(
         FunctionSpec(
             "views",
             "handlers.views",
-            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES),
+            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM, ENV_POST_SECRETS),
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),

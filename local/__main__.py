@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import socket
 import sys
@@ -23,10 +24,14 @@ import boto3
 
 from handlers import aws, live
 from handlers.origins import OriginError, normalise_origin
+from handlers.referrer_spam import SpamListError, normalise_host, spam_hosts_json
+from handlers.signing import check_secret
 from handlers.wiring import (
     DEFAULT_LIVE_INTERVAL_SECONDS,
     ENV_CONNECTIONS_ENDPOINT,
     ENV_LIVE_INTERVAL,
+    ENV_POST_SECRETS,
+    ENV_REFERRER_SPAM,
     MAX_LIVE_INTERVAL_SECONDS,
     WIRING,
     Wiring,
@@ -37,6 +42,7 @@ from local.functions import Functions, log
 from local.gateway import AWS_LIMITS, DynamicPage, Gateway, Limits
 from local.launcher import ready_line
 from local.pollers import FailureDestination, QueuePoller, StreamPoller, failure_queue_feed
+from local.refusals import RefusalTee, cloudwatch_recorder
 from local.routing import STAGE
 from report.settings import StackSettings
 
@@ -75,6 +81,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.add_argument(
             option, type=seconds, default=default, metavar="SECONDS", help=f"{what}, as API Gateway does ({default:g})"
         )
+    parser.add_argument(
+        "--referrer-spam",
+        action="append",
+        default=[],
+        type=spam_host,
+        metavar="HOST",
+        help="a referrer host (and its subdomains) never counted, as the referrerSpam stack setting (repeatable)",
+    )
+    parser.add_argument(
+        "--post-secret",
+        action="append",
+        default=[],
+        type=post_secret,
+        metavar="SECRET",
+        help="sign posts: refuse post views without a valid articleSig made with this secret "
+        "(give two while rotating; the postSigningSecret stack settings)",
+    )
     return parser.parse_args(argv)
 
 
@@ -97,6 +120,21 @@ def seconds(value: str) -> float:
     if not 0 < number < float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
     return number
+
+
+def post_secret(value: str) -> str:
+    try:
+        return check_secret(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"the secret {exc}") from None
+
+
+def spam_host(value: str) -> str:
+    """A --referrer-spam host in the form the views function compares."""
+    try:
+        return normalise_host(value)
+    except SpamListError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def allowed_origin(value: str) -> str:
@@ -213,15 +251,21 @@ def _run(args: argparse.Namespace) -> int:
     try:
         resources = emulator.create_resources(WIRING, endpoint)
         origins = [*args.allowed_origin, *own_origins(host, port)]
-        emulator.apply_environment(emulator.handler_environment(endpoint, resources.topic_arn, origins))
+        emulator.apply_environment(
+            emulator.handler_environment(endpoint, resources.topic_arn, origins)
+            | {ENV_REFERRER_SPAM: spam_hosts_json(dict.fromkeys(args.referrer_spam))}
+            | {ENV_POST_SECRETS: json.dumps(args.post_secret[:2])}
+        )
         # The fan-out pushes through this gateway's @connections, under the stage as on AWS.
         connections_endpoint = f"http://{host}:{port}/{STAGE}"
         emulator.apply_environment(
             {ENV_CONNECTIONS_ENDPOINT: connections_endpoint, ENV_LIVE_INTERVAL: str(args.live_interval)}
         )
         # Handlers log to stdout (CloudWatch on AWS); here stdout carries only the
-        # ready line, so a script can read it, and every log line goes to stderr.
-        out, sys.stdout = sys.stdout, sys.stderr
+        # ready line, so a script can read it, and every log line goes to stderr, its
+        # refusal lines also counted in the emulator's CloudWatch (local/refusals.py).
+        refusals = RefusalTee(sys.stderr, cloudwatch_recorder(aws.client("cloudwatch"), emulator.STACK))
+        out, sys.stdout = sys.stdout, refusals
         # Every client made from here on (the handlers' and the pollers') calls moto in
         # this process, not over HTTP (local/in_process.py); `aws=` still serves others.
         boto3.setup_default_session()

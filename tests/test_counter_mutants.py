@@ -29,5 +29,10 @@ def test_counter_failed_post_write_reported_when_the_pages_of_the_batch_commit(c
 
 def test_counter_post_view_without_a_title_sets_none() -> None:
     event = ViewEvent.model_validate(view_event(articleTitle=None))
-    key, adds, sets = counter.view_increment(Delivered("m1", event))
-    assert (key, adds, sets) == ({"articleId": {"S": "hello-world"}}, {"totalViews": 1, "uniqueViews": 1}, {})
+    key, adds, sets, overwrites = counter.view_increment(Delivered("m1", event))
+    assert (key, adds, sets, overwrites) == (
+        {"articleId": {"S": "hello-world"}},
+        {"totalViews": 1, "uniqueViews": 1},
+        {},
+        {},
+    )

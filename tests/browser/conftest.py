@@ -16,7 +16,17 @@ from local import launcher
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from .support import CHROMIUM, CHROMIUM_ARGS, START_SECONDS, FakeGateway, Site, Stack, Tab  # noqa: E402
+from .support import (  # noqa: E402
+    AS_A_PERSON,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    START_SECONDS,
+    FakeGateway,
+    Site,
+    Stack,
+    Tab,
+    person_user_agent,
+)
 
 
 # Package scope, not session: playwright's sync API keeps an asyncio loop running in
@@ -37,9 +47,13 @@ def new_tab(browser: Any) -> Iterator[Callable[..., Tab]]:
     contexts: list[Any] = []
     tabs: list[Tab] = []
 
-    def open_tab(init_script: str | None = None) -> Tab:
-        context = browser.new_context()
+    def open_tab(init_script: str | None = None, person: bool = False) -> Tab:
+        """`person=True`: Chromium as a person's browser looks (support.AS_A_PERSON); by default
+        it shows that it is automated, as headless Chromium does (HeadlessChrome, webdriver)."""
+        context = browser.new_context(user_agent=person_user_agent(browser.version) if person else None)
         contexts.append(context)
+        if person:
+            context.add_init_script(AS_A_PERSON)
         if init_script:
             context.add_init_script(init_script)
         page = context.new_page()

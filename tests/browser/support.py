@@ -42,6 +42,16 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 PREFIX = "[blog-analytics]"
+# What a person's Chromium shows and headless Chromium does not: no automation flag (an init
+# script, so it holds before the page's own scripts run) and a user agent without "Headless".
+AS_A_PERSON = "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false});"
+
+
+def person_user_agent(version: str) -> str:
+    """Desktop Chrome's user agent for this Chromium version (headless sends HeadlessChrome/...)."""
+    return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
+
+
 START_SECONDS = 60
 SETTLE_SECONDS = 30
 
@@ -269,7 +279,7 @@ class Relay(_Server):
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>{head}</head>
 <body><h1>{title}</h1>{body}
-<script src="/analytics.js" data-endpoint="{endpoint}" {attrs}></script>
+<script src="/analytics.js" data-endpoint="{endpoint}" {automation}{attrs}></script>
 </body></html>
 """
 
@@ -314,9 +324,16 @@ class Site:
         head: str = "",
         body: str = "",
         title: str = "Test page",
+        allow_automation: bool = True,
     ) -> str:
-        """Adds a page that loads the client with these script attributes; returns its URL."""
-        self.pages[path] = PAGE.format(title=title, head=head, body=body, endpoint=endpoint, attrs=attrs)
+        """Adds a page that loads the client with these script attributes; returns its URL.
+
+        The client counts nothing in an automated browser, which these tests drive, unless
+        the page opts in (`data-allow-automation`), as test pages do unless told not to."""
+        automation = "data-allow-automation " if allow_automation else ""
+        self.pages[path] = PAGE.format(
+            title=title, head=head, body=body, endpoint=endpoint, attrs=attrs, automation=automation
+        )
         return self.origin + path
 
     def stop(self) -> None:

@@ -36,7 +36,7 @@ def shown_counts(tab: Tab) -> dict[str, list[str]]:
 
 
 def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab], stack: Stack) -> None:
-    tab = new_tab()
+    tab = new_tab(person=True)
     page = tab.page
 
     page.goto(stack.origin + "/")
@@ -73,7 +73,7 @@ def test_demo_counts_a_walk_through_the_blog_exactly(new_tab: Callable[..., Tab]
 
 
 def test_demo_post_page_shows_its_stored_count(new_tab: Callable[..., Tab], stack: Stack) -> None:
-    tab = new_tab()
+    tab = new_tab(person=True)
     stats = "BlogAnalytics.stats(['second-post']).then(r => r.articles[0].totalViews)"
     tab.page.goto(stack.origin + "/pages/about")
     before = tab.page.evaluate(stats)

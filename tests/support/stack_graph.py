@@ -32,6 +32,24 @@ STAGE = "aws:apigatewayv2/stage:Stage"
 ACCOUNT = "aws:apigateway/account:Account"
 
 
+# How Pulumi serialises a secret value: the mocks see {SECRET_SIG_KEY: SECRET_SIG, "value": v}.
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def unwrap_secrets(value: Any) -> tuple[Any, bool]:
+    """The value with every secret wrapper removed, and whether there was one."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return unwrap_secrets(value.get("value"))[0], True
+        pairs = {k: unwrap_secrets(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(secret for _, secret in pairs.values())
+    if isinstance(value, list):
+        items = [unwrap_secrets(v) for v in value]
+        return [v for v, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
 @dataclass(frozen=True)
 class Resource:
     type: str
@@ -42,6 +60,8 @@ class Resource:
     protect: bool
     custom: bool
     inputs: dict[str, Any]
+    secret_inputs: tuple[str, ...] = ()
+    """Top-level inputs that held a Pulumi secret (unwrapped in `inputs`)."""
 
     def __getitem__(self, key: str) -> Any:
         return self.inputs[key]
@@ -58,7 +78,13 @@ class StackGraph:
     @classmethod
     def load(cls, path: Path) -> StackGraph:
         data = json.loads(path.read_text())
-        return cls([Resource(**r) for r in data["resources"]], data["outputs"])
+        resources = []
+        for r in data["resources"]:
+            unwrapped = {key: unwrap_secrets(value) for key, value in r["inputs"].items()}
+            inputs = {key: value for key, (value, _) in unwrapped.items()}
+            secret = tuple(key for key, (_, was_secret) in unwrapped.items() if was_secret)
+            resources.append(Resource(**{**r, "inputs": inputs, "secret_inputs": secret}))
+        return cls(resources, data["outputs"])
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
