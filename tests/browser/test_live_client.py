@@ -258,7 +258,10 @@ def demo_page(site: Site, gateway: FakeGateway, path: str, file: str) -> str:
     return site.origin + path
 
 
-def test_demo_home_page_watches_the_posts_it_lists_and_shows_pushes(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+def test_demo_home_page_watches_the_posts_it_lists_and_shows_pushes(
+    new_tab: Callable[..., Tab], site: Site, gateway: FakeGateway
+) -> None:
+    tab = new_tab(person=True)  # the demo's script tag has no test opt-in: a person's browser
     gateway.totals.update({"hello-world": [5, 4], "About_Page": [2, 2]})
     gateway.reading["hello-world"] = 2
     tab.page.goto(demo_page(site, gateway, "/", "index.html"))
@@ -287,7 +290,10 @@ def test_demo_home_page_watches_the_posts_it_lists_and_shows_pushes(tab: Tab, si
     assert tab.said() == []
 
 
-def test_demo_post_page_shows_its_count_and_reading_now_live(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+def test_demo_post_page_shows_its_count_and_reading_now_live(
+    new_tab: Callable[..., Tab], site: Site, gateway: FakeGateway
+) -> None:
+    tab = new_tab(person=True)  # the demo's script tag has no test opt-in: a person's browser
     gateway.totals["second-post"] = [8, 8]
     gateway.reading["second-post"] = 2
     tab.page.goto(demo_page(site, gateway, "/posts/second-post", "posts/second-post.html"))

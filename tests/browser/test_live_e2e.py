@@ -87,7 +87,7 @@ def shown(tab: Tab) -> tuple[str | None, str | None]:
 
 def read(new_tab: Callable[..., Tab], url: str) -> Tab:
     """A reader: a tab on the post, marked so that a reload would show (the mark would be gone)."""
-    tab = new_tab()
+    tab = new_tab(person=True)
     tab.page.goto(url)
     wait_until(lambda: shown(tab)[1] != "-", SETTLE_SECONDS, "the view's reply")
     tab.page.evaluate("window.notReloaded = true")
@@ -111,12 +111,12 @@ def test_second_tab_sees_count_and_reading_now_move_without_reload(
 
 
 def test_home_page_follows_a_listed_post_and_counts_nothing(new_tab: Callable[..., Tab], live: LiveStack) -> None:
-    home = new_tab()
+    home = new_tab(person=True)
     home.page.goto(live.ready.origin + "/")  # the demo's home page lists and watches hello-world
     item = "li:has(a[href='/posts/hello-world']) [data-views-for]"
     wait_until(lambda: home.page.text_content(item) == "0", SETTLE_SECONDS, "the watch reply")
 
-    reader = new_tab()
+    reader = new_tab(person=True)
     reader.page.goto(live.ready.origin + "/posts/hello-world")
 
     wait_until(lambda: home.page.text_content(item) == "1", SETTLE_SECONDS, "the post's push on the home page")
@@ -131,7 +131,7 @@ def test_socket_closed_for_idleness_follows_again_with_watch(new_tab: Callable[.
         first = read(new_tab, url)
         first.page.wait_for_timeout(5000)  # the gateway closes the quiet socket; the client reopens it
 
-        other = new_tab()
+        other = new_tab(person=True)
         other.page.goto(url)
 
         wait_until(

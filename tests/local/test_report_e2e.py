@@ -65,10 +65,13 @@ def test_report_e2e_counts_the_views_sent(stack: LocalStack) -> None:
     def counted() -> dict[str, Any] | None:
         document = report(stack, "--since", today, "--until", today)
         posts = {p["articleId"]: p for p in document["posts"]}
-        ours = posts.get("e2e-report")
-        return document if ours and ours["totalViews"] == 4 else None
+        pages = {p["page"]: p for p in document["pages"]}
+        ours, about = posts.get("e2e-report"), pages.get("About_Page")
+        # Posts and pages reach Series through different streams and consumers: wait for both.
+        done = ours and ours["totalViews"] == 4 and about and about["totalViews"] == 1
+        return document if done else None
 
-    document = wait_until(counted, PIPELINE_SECONDS, "the report to count the four post views")
+    document = wait_until(counted, PIPELINE_SECONDS, "the report to count the post views and the page view")
     ours = next(p for p in document["posts"] if p["articleId"] == "e2e-report")
     assert (ours["articleTitle"], ours["totalViews"], ours["uniqueViews"]) == ("E2E Report", 4, 3)
     assert ours["series"] == [{"start": today, "totalViews": 4, "uniqueViews": 3}]
