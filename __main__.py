@@ -37,6 +37,7 @@ from handlers.wiring import (
     ENV_POST_SECRETS,
     ENV_REFERRER_SPAM,
     ENV_TOPIC_ARN,
+    ENV_VIEWS_PER_CONNECTION,
     WIRING,
     with_live_interval,
 )
@@ -45,8 +46,6 @@ ROOT = Path(__file__).resolve().parent
 
 config = parse_config(pulumi.Config().get)
 wiring = with_live_interval(WIRING, config.live_interval_seconds)
-if config.views_per_connection is not None:
-    pulumi.log.warn("viewsPerConnection is not enforced yet: it needs the Connections table (issue 11)")
 stack = pulumi.get_stack()
 prefix = f"{pulumi.get_project()}-{stack}"
 
@@ -66,6 +65,7 @@ runtime = HandlerRuntime(
         ENV_ALLOWED_ORIGINS: json.dumps(list(config.allowed_origins)),
         ENV_PAGE_RULES: page_rules_json(config.page_rules or DEFAULT_PAGE_RULES),
         ENV_REFERRER_SPAM: spam_hosts_json(config.referrer_spam),
+        ENV_VIEWS_PER_CONNECTION: str(config.views_per_connection or 0),
         # A Pulumi secret: encrypted in the stack's state and shown as [secret] in previews.
         ENV_POST_SECRETS: pulumi.Output.secret(json.dumps(list(config.post_signing_secrets))),
     },

@@ -130,7 +130,7 @@ class StackConfig:
     post_signing_secrets: tuple[str, ...] = ()
     """With signedPosts: the current secret, then the previous one during a rotation; else empty."""
     views_per_connection: int | None = None
-    """Pending (issue 11's Connections table): views one connection may send; None is no budget."""
+    """Views one connection may send before `rate_limited` (kept on its Connections item); None: no budget."""
 
 
 Getter = Callable[[str], str | None]

@@ -20,8 +20,9 @@ so a connection that moves, stops watching or goes away (`$disconnect` deletes i
 push that finds it gone, 410, too) leaves its old targets. Every item expires (`expiresAt`,
 DynamoDB's free TTL) after API Gateway's 2-hour connection limit, so a `$disconnect` that
 never came cannot keep an id longer; readers of the table ignore expired items, since TTL
-deletes them only eventually. A later issue's per-connection
-views budget is one more attribute on the connection's item.
+deletes them only eventually. The stack's per-connection views budget (viewsPerConnection)
+is one more attribute of the connection's item, `views`, counted by the same UpdateItem
+that moves its target, under a condition: no other per-connection state.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from handlers.attributes import Item, number
 
@@ -38,6 +41,8 @@ READING = "r#"
 WATCHING = "w#"
 READING_NOW_SORT = "n"
 TTL_ATTRIBUTE = "expiresAt"
+VIEWS_ATTRIBUTE = "views"
+"""Views this connection has sent (the viewsPerConnection budget)."""
 
 CONNECTION_LIMIT_SECONDS = 2 * 60 * 60
 """API Gateway closes every WebSocket connection after 2 hours."""
@@ -73,15 +78,32 @@ def is_live(item: Item, now: float) -> bool:
     return number(item, TTL_ATTRIBUTE) > now
 
 
-def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry: int) -> None:
-    """Make `target` the connection's target (a later view moves it)."""
-    ddb.update_item(
-        TableName=table,
-        Key=connection_key(connection_id),
-        UpdateExpression="SET #target = :target, #expires = :expires",
-        ExpressionAttributeNames={"#target": "target", "#expires": TTL_ATTRIBUTE},
-        ExpressionAttributeValues={":target": {"S": target}, ":expires": {"N": str(expiry)}},
-    )
+def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry: int, budget: int = 0) -> bool:
+    """Make `target` the connection's target (a later view moves it) and count the view
+    against the connection's budget; False, changing nothing, when the budget is spent.
+
+    `budget` 0 is none. A view sent again with the same viewId (after `unavailable`) is
+    counted against the budget again: the budget bounds the frames a connection sends.
+    """
+    names = {"#target": "target", "#expires": TTL_ATTRIBUTE, "#views": VIEWS_ATTRIBUTE}
+    values: dict[str, Any] = {":target": {"S": target}, ":expires": {"N": str(expiry)}, ":one": {"N": "1"}}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Key": connection_key(connection_id),
+        "UpdateExpression": "SET #target = :target, #expires = :expires ADD #views :one",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if budget:
+        request["ConditionExpression"] = "attribute_not_exists(#views) OR #views < :budget"
+        values[":budget"] = {"N": str(budget)}
+    try:
+        ddb.update_item(**request)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def add_reader(ddb: Any, table: str, target: str, connection_id: str, expiry: int) -> None:

@@ -19,7 +19,7 @@ Reason = Literal["bot", "origin", "budget", "unsigned", "referrer_spam"]
 EVENTS: dict[Reason, str] = {
     "bot": "connect_refused",  # a known crawler's user agent, or none ($connect, 403)
     "origin": "connect_refused",  # not one of the blog's origins ($connect, 403)
-    "budget": "view_refused",  # more views on one connection than the stack allows (pending: issue 11's Connections)
+    "budget": "view_refused",  # more views on one connection than viewsPerConnection allows
     "unsigned": "view_refused",  # a post view without a valid signature, when posts must be signed
     "referrer_spam": "referrer_dropped",  # the view counts, its referrer (a listed spam host) does not
 }

@@ -30,6 +30,7 @@ from handlers.wiring import (
     ENV_REFERRER_SPAM,
     ENV_STACK,
     ENV_TOPIC_ARN,
+    ENV_VIEWS_PER_CONNECTION,
     physical_table_name,
 )
 
@@ -55,6 +56,8 @@ class Settings:
     """The stack's liveIntervalSeconds; 0: no pushes."""
     referrer_spam: frozenset[str] = frozenset()
     """Hosts (and their subdomains) whose referrers are never counted (handlers/referrer_spam.py)."""
+    views_per_connection: int = 0
+    """Views one connection may send before `rate_limited` (handlers/connections.py); 0: no budget."""
     post_secrets: tuple[str, ...] = ()
     """Secrets a post view's signature may be made with; none: posts are not signed (handlers/signing.py)."""
 
@@ -134,7 +137,18 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         live_interval_seconds=_live_interval(env.get(ENV_LIVE_INTERVAL, "")),
         referrer_spam=referrer_spam,
         post_secrets=parse_post_secrets(env.get(ENV_POST_SECRETS, "")),
+        views_per_connection=_views_per_connection(env.get(ENV_VIEWS_PER_CONNECTION, "")),
     )
+
+
+def _views_per_connection(raw: str) -> int:
+    if not raw:
+        return 0
+    if not raw.isascii() or not raw.isdigit():
+        raise SettingsError(
+            f"{ENV_VIEWS_PER_CONNECTION}: expected a whole number of views such as 100, got {raw[:20]!r}"
+        )
+    return int(raw)
 
 
 def _live_interval(raw: str) -> int:

@@ -105,20 +105,26 @@ def stored_counts(ddb: Any, settings: Settings, event: ViewEvent, title: str) ->
     return PageViewReply(**page.model_dump())
 
 
-def counts_and_readers(ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str) -> Reply:
+def counts_and_readers(
+    ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str
+) -> Reply | None:
     """The stored counts, with `readingNow`; the connection now follows the view's target.
+    None when the connection's views budget is spent (the view must not be published).
 
     Four independent calls, side by side (aws.concurrently): the reply waits for one.
     """
     table, now = settings.table(CONNECTIONS), connections.now()
     expiry = connections.expires_at(request.connected_at_ms, now)
-    reply, _, _, others = aws.concurrently(
+    budget = settings.views_per_connection
+    reply, within_budget, _, others = aws.concurrently(
         lambda: stored_counts(ddb, settings, event, title),
-        lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry),
+        lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry, budget),
         lambda: connections.add_reader(ddb, table, event.target, request.connection_id, expiry),
         lambda: connections.readers_besides(ddb, table, event.target, request.connection_id, now),
     )
     assert isinstance(reply, PostViewReply | PageViewReply)
+    if not within_budget:
+        return None
     return reply.model_copy(update={"readingNow": others + 1})
 
 
@@ -139,6 +145,9 @@ def handler(event: dict[str, Any], context: object) -> WebSocketResponse:
         return respond(mistake.body)
     try:
         reply = counts_and_readers(aws.client("dynamodb"), settings, request, view, title)
+        if reply is None:
+            filtered("budget")
+            return reply_response(ErrorReply(error="rate_limited", detail="too many views on this connection"))
         publish(aws.client("sns"), settings.topic_arn, view)
     except (ClientError, BotoCoreError) as exc:
         log("error", "view_not_accepted", eventType=view.eventType, error=type(exc).__name__)

@@ -28,6 +28,8 @@ ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_PAGE_RULES = "PAGE_RULES"
 ENV_REFERRER_SPAM = "REFERRER_SPAM"
 ENV_POST_SECRETS = "POST_SIGNING_SECRETS"
+ENV_VIEWS_PER_CONNECTION = "VIEWS_PER_CONNECTION"
+"""viewsPerConnection: views one connection may send before `rate_limited`; 0 or unset: no budget."""
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
 """The owner's alert topic; empty when the stack has no alert address (no alerts)."""
@@ -292,12 +294,19 @@ WIRING = Wiring(
         FunctionSpec(
             "views",
             "handlers.views",
-            env=(ENV_TOPIC_ARN, ENV_ALLOWED_ORIGINS, ENV_PAGE_RULES, ENV_REFERRER_SPAM, ENV_POST_SECRETS),
+            env=(
+                ENV_TOPIC_ARN,
+                ENV_ALLOWED_ORIGINS,
+                ENV_PAGE_RULES,
+                ENV_REFERRER_SPAM,
+                ENV_POST_SECRETS,
+                ENV_VIEWS_PER_CONNECTION,
+            ),
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
-                # The connection's target (UpdateItem), its reader item (PutItem) and
-                # readingNow (a Query by target).
+                # The connection's target and views budget (UpdateItem), its reader item
+                # (PutItem) and readingNow (a Query by target).
                 TableGrant(CONNECTIONS, ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")),
             ),
             publishes=True,

@@ -32,6 +32,7 @@ from handlers.wiring import (
     ENV_LIVE_INTERVAL,
     ENV_POST_SECRETS,
     ENV_REFERRER_SPAM,
+    ENV_VIEWS_PER_CONNECTION,
     MAX_LIVE_INTERVAL_SECONDS,
     WIRING,
     Wiring,
@@ -88,6 +89,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=spam_host,
         metavar="HOST",
         help="a referrer host (and its subdomains) never counted, as the referrerSpam stack setting (repeatable)",
+    )
+    parser.add_argument(
+        "--views-per-connection",
+        type=int,
+        default=0,
+        metavar="N",
+        help="views one connection may send before rate_limited, as the viewsPerConnection stack setting "
+        "(default 0: no budget)",
     )
     parser.add_argument(
         "--post-secret",
@@ -255,6 +264,7 @@ def _run(args: argparse.Namespace) -> int:
             emulator.handler_environment(endpoint, resources.topic_arn, origins)
             | {ENV_REFERRER_SPAM: spam_hosts_json(dict.fromkeys(args.referrer_spam))}
             | {ENV_POST_SECRETS: json.dumps(args.post_secret[:2])}
+            | {ENV_VIEWS_PER_CONNECTION: str(args.views_per_connection)}
         )
         # The fan-out pushes through this gateway's @connections, under the stage as on AWS.
         connections_endpoint = f"http://{host}:{port}/{STAGE}"
