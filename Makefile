@@ -61,11 +61,14 @@ reliability: install
 	RELIABILITY_PROFILE=full $(PY) -m pytest -q -s tests/reliability
 
 # Mutation testing of the counting core, one module at a time (slow: not part of `make test`).
-# MUTATION_CHILDREN workers; MUTATION_MODULES="handlers/ledger.py ..." runs some modules only.
+# MUTATION_CHILDREN workers; MUTATION_MODULES="handlers/ledger.py ..." runs some modules only;
+# MUTATION_TESTS="tests/test_ledger*.py ..." narrows the test files (default: per module,
+# tests/mutation_score.py NARROWED).
 MUTATION_CHILDREN ?= 1
 MUTATION_MODULES ?=
+MUTATION_TESTS ?=
 mutation: install
-	$(PY) tests/mutation_score.py --max-children $(MUTATION_CHILDREN) $(MUTATION_MODULES)
+	$(PY) tests/mutation_score.py --max-children $(MUTATION_CHILDREN) $(MUTATION_MODULES) $(if $(MUTATION_TESTS),--tests $(MUTATION_TESTS))
 
 # mypy twice: for 3.11 (the oldest Python supported) and against Lambda's 3.12 stubs,
 # where some deprecations (shutil.rmtree's onerror, ...) exist only.
