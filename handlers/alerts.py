@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers import aws
 from handlers.attributes import number, text
 from handlers.log import log
 
@@ -112,17 +113,12 @@ def message(rule: Rule, series_key: str, hour: str, views: int, top: TopReferrer
 
 def claim(ddb: Any, table: str, series_key: str, hour: str, views: int) -> bool:
     """True for the one caller that may send this hour's alert."""
-    try:
-        ddb.put_item(
-            TableName=table,
-            Item={"seriesKey": {"S": f"alert#{series_key}"}, "bucket": {"S": hour}, "views": {"N": str(views)}},
-            ConditionExpression="attribute_not_exists(seriesKey)",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return aws.written(
+        ddb.put_item,
+        TableName=table,
+        Item={"seriesKey": {"S": f"alert#{series_key}"}, "bucket": {"S": hour}, "views": {"N": str(views)}},
+        ConditionExpression="attribute_not_exists(seriesKey)",
+    )
 
 
 def release(ddb: Any, table: str, series_key: str, hour: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from handlers.settings import load_settings
 
@@ -96,3 +97,20 @@ def reset() -> None:
     """Forget cached clients and settings (tests and the local stack's restarts)."""
     client.cache_clear()
     load_settings.cache_clear()
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """DynamoDB refused a write because its ConditionExpression did not hold."""
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def written(write: Callable[..., Any], **request: Any) -> bool:
+    """Make a conditional DynamoDB write; False when its condition held it back (for a writer
+    that only ever writes what is newer, that means done), any other error raised."""
+    try:
+        write(**request)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True

@@ -31,8 +31,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from handlers import aws
 from handlers.attributes import Item, number
 
 CONNECTION_PREFIX = "conn#"
@@ -97,13 +96,7 @@ def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry:
     if budget:
         request["ConditionExpression"] = "attribute_not_exists(#views) OR #views < :budget"
         values[":budget"] = {"N": str(budget)}
-    try:
-        ddb.update_item(**request)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return aws.written(ddb.update_item, **request)
 
 
 def add_reader(ddb: Any, table: str, target: str, connection_id: str, expiry: int) -> None:

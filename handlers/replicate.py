@@ -95,16 +95,14 @@ def newest_per_article(images: list[Image]) -> dict[str, tuple[Image, list[str]]
 
 
 def copy_if_newer(ddb: Any, table: str, image: Image) -> None:
-    try:
-        ddb.put_item(
-            TableName=table,
-            Item=image.item,
-            ConditionExpression="attribute_not_exists(articleId) OR totalViews < :total",
-            ExpressionAttributeValues={":total": image.item["totalViews"]},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise  # the reader already holds this or a newer image otherwise
+    # Held back by its condition: the reader already holds this or a newer image.
+    aws.written(
+        ddb.put_item,
+        TableName=table,
+        Item=image.item,
+        ConditionExpression="attribute_not_exists(articleId) OR totalViews < :total",
+        ExpressionAttributeValues={":total": image.item["totalViews"]},
+    )
 
 
 def replicate(ddb: Any, table: str, batch: StreamBatch) -> list[str]:

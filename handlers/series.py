@@ -203,13 +203,7 @@ def update_request(table: str, write: ItemWrite) -> dict[str, Any]:
 
 def _conditional(ddb: Any, request: dict[str, Any]) -> bool:
     """True when applied, False when its condition held it back (the item already knows better)."""
-    try:
-        ddb.update_item(**request)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return aws.written(ddb.update_item, **request)
 
 
 def merge_separately(ddb: Any, table: str, write: ItemWrite) -> None:

@@ -88,12 +88,15 @@ def parse_allowed_origins(raw: str) -> frozenset[str]:
 
 def parse_views_per_hour(raw: str) -> int:
     """A whole number of views, 0 (or nothing) for no alerts."""
+    return _whole_views(ENV_ALERT_VIEWS_PER_HOUR, raw, example=500)
+
+
+def _whole_views(name: str, raw: str, example: int) -> int:
+    """A whole number of views from the environment variable `name`; 0 when unset."""
     if not raw:
         return 0
-    if not raw.isdigit() or not raw.isascii():
-        raise SettingsError(
-            f"{ENV_ALERT_VIEWS_PER_HOUR}: expected a whole number of views such as 500, got {raw[:20]!r}"
-        )
+    if not raw.isascii() or not raw.isdigit():
+        raise SettingsError(f"{name}: expected a whole number of views such as {example}, got {raw[:20]!r}")
     return int(raw)
 
 
@@ -137,18 +140,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         live_interval_seconds=_live_interval(env.get(ENV_LIVE_INTERVAL, "")),
         referrer_spam=referrer_spam,
         post_secrets=parse_post_secrets(env.get(ENV_POST_SECRETS, "")),
-        views_per_connection=_views_per_connection(env.get(ENV_VIEWS_PER_CONNECTION, "")),
+        views_per_connection=_whole_views(ENV_VIEWS_PER_CONNECTION, env.get(ENV_VIEWS_PER_CONNECTION, ""), 100),
     )
-
-
-def _views_per_connection(raw: str) -> int:
-    if not raw:
-        return 0
-    if not raw.isascii() or not raw.isdigit():
-        raise SettingsError(
-            f"{ENV_VIEWS_PER_CONNECTION}: expected a whole number of views such as 100, got {raw[:20]!r}"
-        )
-    return int(raw)
 
 
 def _live_interval(raw: str) -> int:

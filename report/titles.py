@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from handlers import top_posts
+from handlers import aws, top_posts
 from handlers.replicate import COPIED
 from handlers.schema import ArticleId, Title, describe
 from handlers.top_posts import Ranked
@@ -71,10 +71,6 @@ class Outcome:
     in_top: bool
 
 
-def _condition_failed(exc: ClientError) -> bool:
-    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
 def set_title(ddb: Any, settings: StackSettings, article_id: str, title: str) -> Outcome:
     try:
         image = ddb.update_item(
@@ -86,7 +82,7 @@ def set_title(ddb: Any, settings: StackSettings, article_id: str, title: str) ->
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
-        if _condition_failed(exc):
+        if aws.condition_failed(exc):
             raise NoSuchPost(article_id) from None
         raise
     item = {k: image[k] for k in COPIED if k in image}
@@ -99,7 +95,7 @@ def set_title(ddb: Any, settings: StackSettings, article_id: str, title: str) ->
         )
         reader_written = True
     except ClientError as exc:
-        if not _condition_failed(exc):
+        if not aws.condition_failed(exc):
             raise
         reader_written = False
     ranked = top_posts.ranked(item)
