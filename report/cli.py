@@ -8,6 +8,7 @@ saying what to check), 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from report import model, store
+from report import metrics, model, store
 from report.model import Period
 from report.settings import ROOT, SettingsError, StackSettings, resolve
 
@@ -30,7 +31,7 @@ examples:
   python -m report --stack prod                        terminal summary of the last 30 days
   python -m report --stack prod --json                 the same as one JSON document
   python -m report --stack prod --html report.html     a self-contained dashboard with charts
-  python -m report --stack prod --csv out/             posts.csv, pages.csv, series.csv, referrers.csv
+  python -m report --stack prod --csv out/             posts, pages, series, referrers, refused (.csv)
   python -m report --stack local --endpoint-url http://127.0.0.1:<aws-port>
   python -m report set-title ARTICLE_ID "Title" --stack prod   change a stored title (the one command that writes)
 """
@@ -55,14 +56,17 @@ def utc_date(value: str) -> date:
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="stack name: its region comes from Pulumi.<stack>.yaml")
     parser.add_argument(
-        "--endpoint-url", metavar="URL", help="DynamoDB endpoint: the local stack's aws= URL (region us-east-1)"
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint (DynamoDB, CloudWatch): the local stack's aws= URL (region us-east-1)",
     )
 
 
 def report_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m report",
-        description="Views over time per post, page and referrer, read from a stack's tables (never writes).",
+        description="Views over time per post, page and referrer, read from a stack's tables, and what was "
+        "filtered per reason, read from CloudWatch (never writes).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -73,7 +77,9 @@ def report_parser() -> argparse.ArgumentParser:
     parser.add_argument("--until", type=utc_date, metavar="YYYY-MM-DD", help="last UTC day, included (default: today)")
     parser.add_argument("--by", choices=("day", "hour"), default="day", help="series buckets (default day)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
-    parser.add_argument("--csv", type=Path, metavar="DIR", help="write posts, pages, series and referrers as CSV files")
+    parser.add_argument(
+        "--csv", type=Path, metavar="DIR", help="write posts, pages, series, referrers and refused as CSV files"
+    )
     parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML dashboard")
     return parser
 
@@ -114,6 +120,11 @@ def run_report(argv: Sequence[str], out: TextIO, err: TextIO, today: date, root:
         report = store.read_report(store.client(settings), settings, period, err)
     except (BotoCoreError, ClientError) as exc:
         return fail(err, aws_problem(exc, settings), EXIT_FAILED)
+    # What was filtered comes from CloudWatch; if it cannot be read, the rest still is (once, here).
+    refused = metrics.read_refused(settings, period, today)
+    if refused.error:
+        err.write(f"report: refusals not shown: {refused.error}\n")
+    report = dataclasses.replace(report, refused=refused)
     document = model.document(report)
     if args.json:
         out.write(json.dumps(document, ensure_ascii=False) + "\n")

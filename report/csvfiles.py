@@ -1,4 +1,8 @@
-"""`--csv DIR`: the JSON document as four flat tables, and back.
+"""`--csv DIR`: the JSON document as five flat tables, and back.
+
+refused.csv holds per reason a total row (`start` empty) then its buckets; when the
+refusals could not be read it holds one row with only `error`, so a spreadsheet says so
+instead of showing nothing.
 
 Cells that a spreadsheet would run as a formula (a title is whatever a client sent) are
 prefixed with `'`; reading takes it off again, so the files round-trip exactly.
@@ -17,9 +21,10 @@ FILES = {
     "pages.csv": ("page", "totalViews", "uniqueViews"),
     "series.csv": ("kind", "id", "start", "totalViews", "uniqueViews"),
     "referrers.csv": ("referrer", "kind", "id", "views"),
+    "refused.csv": ("reason", "group", "start", "count", "error"),
 }
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-_NUMBERS = {"totalViews", "uniqueViews", "views"}
+_NUMBERS = {"totalViews", "uniqueViews", "views", "count"}
 
 
 def escape(value: str) -> str:
@@ -49,7 +54,34 @@ def rows(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             for r in document["referrers"]
             for t in r["targets"]
         ],
+        "refused.csv": refused_rows(document["refused"]),
     }
+
+
+def refused_rows(refused: dict[str, Any]) -> list[dict[str, Any]]:
+    if refused["error"] is not None:
+        return [{"error": refused["error"]}]
+    return [
+        row
+        for r in refused["reasons"]
+        for row in (
+            {"reason": r["reason"], "group": r["group"], "start": "", "count": r["count"]},
+            *({"reason": r["reason"], "group": r["group"], **point} for point in r["series"]),
+        )
+    ]
+
+
+def read_refused(table: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The document's `refused` member but `keptFrom` (a fact of the day it was read, like `until`)."""
+    reasons: dict[str, dict[str, Any]] = {}
+    for row in table:
+        if row["error"]:
+            return {"error": row["error"], "reasons": []}
+        if not row["start"]:
+            reasons[row["reason"]] = {**{k: row[k] for k in ("reason", "group", "count")}, "series": []}
+        else:
+            reasons[row["reason"]]["series"].append({"start": row["start"], "count": row["count"]})
+    return {"error": None, "reasons": list(reasons.values())}
 
 
 def write_csv(directory: Path, document: dict[str, Any]) -> list[Path]:
@@ -69,7 +101,7 @@ def write_csv(directory: Path, document: dict[str, Any]) -> list[Path]:
 def _read(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as source:
         for row in csv.DictReader(source):
-            yield {k: int(v) if k in _NUMBERS else unescape(v) for k, v in row.items()}
+            yield {k: int(v) if k in _NUMBERS and v != "" else unescape(v) for k, v in row.items()}
 
 
 def _points(series: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -91,4 +123,5 @@ def read_csv(directory: Path) -> dict[str, Any]:
         entry["views"] += row["views"]
         key = "articleId" if row["kind"] == "post" else "page"
         entry["targets"].append({key: row["id"], "views": row["views"]})
-    return {"posts": posts, "pages": pages, "referrers": list(referrers.values())}
+    refused = read_refused(_read(directory / "refused.csv"))
+    return {"posts": posts, "pages": pages, "referrers": list(referrers.values()), "refused": refused}

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from html import escape
 
-from report.model import By, Period, Point, ReferrerReport, Report, TargetReport
+from report import model
+from report.model import By, Period, Point, ReferrerReport, Refused, Report, TargetReport
 
 TOP_POSTS = 20
 POST_CHARTS = 12
@@ -167,6 +168,37 @@ def _referrers(referrers: Sequence[ReferrerReport]) -> str:
     return f'<div class="scroll"><table class="referrers">{head}{rows}</table></div>'
 
 
+def _refused(refused: Refused | None, period: Period) -> str:
+    """What was filtered, per reason: a small table, or why it could not be read."""
+    if refused is None:
+        return ""
+    head = "<h2>Filtered</h2>\n"
+    if refused.error:
+        return f'{head}<p class="note refused-error">Refusals could not be read: {escape(refused.error)}</p>'
+    rows = "".join(
+        f'<tr data-reason="{reason}"><td class="name">{reason}<small>{model.refusal_group(reason)}, '
+        f"{escape(model.refusal_source(reason))}</small></td>"
+        f'<td class="n count">{sum(n for _, n in points)}</td>'
+        f'<td class="spark">{sparkline([Point(start, n, 0) for start, n in points], period)}</td></tr>'
+        for reason, points in refused.series
+    )
+    table = (
+        '<div class="scroll"><table class="refused"><tr><th>Reason (what it stops, where)</th>'
+        f'<th class="n">Refused</th><th class="spark">Per day</th></tr>{rows}</table></div>'
+    )
+    kept = (
+        f'<p class="note">CloudWatch keeps refusals {model.REFUSALS_KEPT_DAYS} days: '
+        f"none before {refused.kept_from}.</p>"
+        if period.since < refused.kept_from
+        else ""
+    )
+    note = (
+        '<p class="note">Refused connections and views were not counted; a dropped referrer\'s view was. '
+        "Counted per reason from log lines that hold no user agent or address.</p>"
+    )
+    return head + table + kept + note
+
+
 def render(report: Report, refresh_seconds: int | None = None, generated: date | None = None) -> str:
     period = report.period
     site = report.site()
@@ -198,6 +230,7 @@ def render(report: Report, refresh_seconds: int | None = None, generated: date |
 {_rows(report.pages, period, "page")}
 <h2>Referrers</h2>
 {_referrers(report.referrers)}
+{_refused(report.refused, period)}
 <p class="note">Counts are exact views, not people: no cookies, addresses or user agents are kept.
 Unique views exclude reloads. Referrers are counted by origin only.</p>
 </body></html>

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
+
+from handlers.filtered import EVENTS, METRIC, REASON_DIMENSION, REASONS, SOURCES, Reason, metric_namespace
 
 By = Literal["day", "hour"]
 Kind = Literal["post", "page"]
@@ -128,6 +130,8 @@ class Report:
     posts: tuple[TargetReport, ...]
     pages: tuple[TargetReport, ...]
     referrers: tuple[ReferrerReport, ...]
+    refused: Refused | None = None
+    """What was filtered (CloudWatch `Refused`); None when not read (the local dashboard)."""
 
     def site(self) -> tuple[Point, ...]:
         """Every post's and page's views added up per bucket: the site's views over time."""
@@ -284,5 +288,119 @@ def document(report: Report) -> dict[str, Any]:
                 "targets": [{**_target_json(t), "views": v} for t, v in r.targets],
             }
             for r in report.referrers
+        ],
+        "refused": refused_json(report.refused),
+    }
+
+
+# ---- what was filtered: the CloudWatch metric `Refused` per reason (handlers/filtered.py) ----
+
+REFUSALS_KEPT_DAYS = 455
+"""CloudWatch keeps 1-hour data points 455 days (15 months); daily sums are made from them."""
+GROUPS: dict[str, str] = {"connect_refused": "connections", "view_refused": "views", "referrer_dropped": "referrers"}
+"""What a refusal's log event stops: handlers/filtered.EVENTS is the one list of reasons."""
+NOT_READ = "not read"
+
+
+def refusal_group(reason: Reason) -> str:
+    """`connections` (bot, origin: refused at $connect), `views` (budget, unsigned) or `referrers`."""
+    return GROUPS[EVENTS[reason]]
+
+
+def refusal_source(reason: Reason) -> str:
+    """Where it is refused: `$connect` or the `views` route (handlers/filtered.SOURCES)."""
+    return "$connect" if SOURCES[reason] == "connect" else SOURCES[reason]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Refusals per reason in the report's period, or why they could not be read."""
+
+    kept_from: date
+    """The first whole UTC day CloudWatch still holds; earlier days show none."""
+    series: tuple[tuple[Reason, tuple[tuple[str, int], ...]], ...] = ()
+    """Every reason of REASONS in order, each with its buckets that had refusals, oldest first."""
+    error: str | None = None
+    """Why the refusals could not be read (then `series` is empty: never a silent zero)."""
+
+    def totals(self) -> dict[Reason, int]:
+        return {reason: sum(n for _, n in points) for reason, points in self.series}
+
+
+def refusals_kept_from(today: date) -> date:
+    return today - timedelta(days=REFUSALS_KEPT_DAYS - 1)
+
+
+def refusal_window(period: Period, kept_from: date) -> tuple[datetime, datetime] | None:
+    """GetMetricData's [StartTime, EndTime): the period's UTC days, from what CloudWatch still keeps.
+
+    Both ends fall on midnight UTC, so CloudWatch's buckets (aligned to StartTime) are the
+    report's days or hours. None when the whole period is older than what is kept.
+    """
+    first = max(period.since, kept_from)
+    if first > period.until:
+        return None
+    start = datetime.combine(first, time(), UTC)
+    return start, datetime.combine(period.until + timedelta(days=1), time(), UTC)
+
+
+def refusal_queries(stack: str, by: By) -> list[dict[str, Any]]:
+    """One MetricDataQuery per reason: the Sum of `Refused` per day (86400 s) or hour (3600 s)."""
+    namespace = metric_namespace(stack)
+    return [
+        {
+            "Id": f"r{i}",  # Ids must start with a lowercase letter; the index maps back to the reason
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": namespace,
+                    "MetricName": METRIC,
+                    "Dimensions": [{"Name": REASON_DIMENSION, "Value": reason}],
+                },
+                "Period": 86400 if by == "day" else 3600,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for i, reason in enumerate(REASONS)
+    ]
+
+
+def refused_from_results(results: Iterable[Mapping[str, Any]], period: Period, kept_from: date) -> Refused:
+    """GetMetricData's MetricDataResults (every page) -> refusals per reason and bucket.
+
+    Pages split a query's data points, never repeat one; a point outside the period (a
+    bucket CloudWatch starts at EndTime) is left out.
+    """
+    first, last = period.since.isoformat(), period.until.isoformat()
+    per_reason: dict[Reason, dict[str, int]] = {reason: {} for reason in REASONS}
+    for result in results:
+        index = str(result.get("Id", ""))[1:]
+        if not index.isdigit() or int(index) >= len(REASONS):
+            continue
+        reason = REASONS[int(index)]
+        for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+            at = stamp.astimezone(UTC)
+            start = at.date().isoformat() if period.by == "day" else at.strftime("%Y-%m-%dT%H:00Z")
+            count = round(float(value))
+            if first <= start[:10] <= last and count > 0:
+                per_reason[reason][start] = count
+    series = tuple((reason, tuple(sorted(per_reason[reason].items()))) for reason in REASONS)
+    return Refused(kept_from, series)
+
+
+def refused_json(refused: Refused | None) -> dict[str, Any]:
+    if refused is None:
+        return {"error": NOT_READ, "keptFrom": None, "reasons": []}
+    return {
+        "error": refused.error,
+        "keptFrom": refused.kept_from.isoformat(),
+        "reasons": [
+            {
+                "reason": reason,
+                "group": refusal_group(reason),
+                "count": sum(n for _, n in points),
+                "series": [{"start": start, "count": n} for start, n in points],
+            }
+            for reason, points in refused.series
         ],
     }

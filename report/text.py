@@ -6,7 +6,8 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from report.model import Point, Report
+from report import model
+from report.model import Point, Refused, Report
 
 TOP = 10
 TARGETS_PER_REFERRER = 3
@@ -77,4 +78,44 @@ def summary(report: Report) -> str:
             lines.append(f"{fit('  -> ' + target.kind + ' ' + target.key):<{NAME_WIDTH}} {views:>9}")
     if not referrers:
         lines.append("  no referred views in this period")
+    if report.refused is not None:
+        lines += ["", *filtered(report.refused, days)]
     return "\n".join(lines) + "\n"
+
+
+GROUP_TITLES = {
+    "connections": "Connections refused",
+    "views": "Views refused (not counted)",
+    "referrers": "Referrers dropped (their views counted)",
+}
+
+
+def filtered(refused: Refused, days: Sequence[str]) -> list[str]:
+    """Refusals per reason (totals and a trend), then per day, or why they could not be read."""
+    head = f"{'Filtered (CloudWatch Refused, per reason)':<{NAME_WIDTH}} {'refused':>9}"
+    if refused.error:
+        return [head, f"  could not be read: {refused.error}", "  (the views above are complete; refusals not shown)"]
+    lines = [head]
+    group = ""
+    for reason, points in refused.series:
+        if model.refusal_group(reason) != group:
+            group = model.refusal_group(reason)
+            lines.append(f"  {GROUP_TITLES[group]}")
+        per_day = daily(Point(start, n, 0) for start, n in points)
+        name = f"    {reason} ({model.refusal_source(reason)})"
+        lines.append(f"{name:<{NAME_WIDTH}} {sum(per_day.values()):>9} {'':>9}  {trend(per_day, days)}")
+    if days and days[0] < refused.kept_from.isoformat():
+        lines.append(f"  CloudWatch keeps {model.REFUSALS_KEPT_DAYS} days: none can show before {refused.kept_from}")
+    reasons = [reason for reason, _ in refused.series]
+    by_day: dict[str, dict[str, int]] = defaultdict(dict)
+    for reason, points in refused.series:
+        for day, n in daily(Point(start, n, 0) for start, n in points).items():
+            by_day[day][reason] = n
+    if not by_day:
+        lines.append("  nothing refused in this period")
+        return lines
+    width = max(len(r) for r in reasons) + 1
+    lines += ["", "Refused per day " + "".join(f"{r:>{width}}" for r in reasons)]
+    for day in sorted(by_day):
+        lines.append(f"{day:<16}" + "".join(f"{by_day[day].get(r, 0):>{width}}" for r in reasons))
+    return lines

@@ -14,6 +14,7 @@ from support.aws import REGION, STACK, Cloud
 from support.events import post_item
 from support.report_data import fill_example, stack_root, without_series
 
+from handlers.filtered import REASONS
 from handlers.wiring import POST_COUNT_READER, SERIES
 from report import csvfiles, store
 from report.cli import main
@@ -32,10 +33,42 @@ _SERIES = {
         "additionalProperties": False,
     },
 }
-# ARCHITECTURE.md 3.5, field for field: nothing missing, nothing added.
+_DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_REFUSED = {
+    "type": "object",
+    "required": ["error", "keptFrom", "reasons"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {"type": ["string", "null"]},
+        "keptFrom": {"oneOf": [_DAY, {"type": "null"}]},
+        "reasons": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["reason", "group", "count", "series"],
+                "additionalProperties": False,
+                "properties": {
+                    "reason": {"enum": list(REASONS)},
+                    "group": {"enum": ["connections", "views", "referrers"]},
+                    "count": {"type": "integer", "minimum": 0},
+                    "series": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["start", "count"],
+                            "additionalProperties": False,
+                            "properties": {"start": {"type": "string"}, "count": {"type": "integer", "minimum": 1}},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+# ARCHITECTURE.md 3.5 (and `refused`, README "Seeing your numbers"), field for field: nothing missing, nothing added.
 CONTRACT = {
     "type": "object",
-    "required": ["stack", "since", "until", "by", "posts", "pages", "referrers"],
+    "required": ["stack", "since", "until", "by", "posts", "pages", "referrers", "refused"],
     "additionalProperties": False,
     "properties": {
         "stack": {"type": "string"},
@@ -91,6 +124,7 @@ CONTRACT = {
                 },
             },
         },
+        "refused": _REFUSED,
     },
 }
 
@@ -180,7 +214,11 @@ def test_report_csv_round_trips(example: Path, tmp_path: Path) -> None:
     assert code == 0, err
     assert out == ""
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(csvfiles.FILES)
-    assert csvfiles.read_csv(tmp_path / "out") == {k: document[k] for k in ("posts", "pages", "referrers")}
+    refused = {k: v for k, v in document["refused"].items() if k != "keptFrom"}  # like `until`, not in the CSV
+    assert csvfiles.read_csv(tmp_path / "out") == {
+        **{k: document[k] for k in ("posts", "pages", "referrers")},
+        "refused": refused,
+    }
 
 
 def test_report_csv_keeps_formulas_inert_and_round_trips_them(tmp_path: Path) -> None:
@@ -196,6 +234,7 @@ def test_report_csv_keeps_formulas_inert_and_round_trips_them(tmp_path: Path) ->
         ],
         "pages": [],
         "referrers": [],
+        "refused": {"error": "=1+1 is not an answer", "reasons": []},
     }
     csvfiles.write_csv(tmp_path, document)
     assert "'=HYPERLINK" in (tmp_path / "posts.csv").read_text()

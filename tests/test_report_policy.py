@@ -1,8 +1,8 @@
 """The IAM policies the README gives for the report are enough, and nothing more.
 
 Every AWS call the report and `set-title` make on moto is recorded (as IAM names it:
-`dynamodb:<Operation>` on a table), then compared both ways with the README's policy:
-each call is allowed, and each allowed action and table is used.
+`dynamodb:<Operation>` on a table, `cloudwatch:<Operation>` on "*"), then compared both
+ways with the README's policy: each call is allowed, and each allowed action and table is used.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from report.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 Calls = set[tuple[str, str]]
+# CloudWatch's metric reads support no resource-level permissions: IAM wants Resource "*".
+ANY_RESOURCE = "*"
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
+"""botocore's endpoint prefix -> IAM's service prefix, where they differ."""
 
 
 def documented_policy(name: str) -> Calls:
@@ -40,6 +44,10 @@ def documented_policy(name: str) -> Calls:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for resource in resources:
+            if resource == ANY_RESOURCE:
+                assert all(a.startswith("cloudwatch:") for a in actions), f"{actions}: scope them to tables"
+                allowed |= {(action, ANY_RESOURCE) for action in actions}
+                continue
             arn = resource.replace("<region>", REGION).replace("<account>", ACCOUNT).replace("<stack>", STACK)
             prefix = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
             assert arn.startswith(prefix), f"{resource}: a table ARN in the stack's region and account"
@@ -53,8 +61,9 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
     original = BaseClient._make_api_call
 
     def record(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        service = self.meta.service_model.endpoint_prefix
-        calls.add((f"{service}:{operation}", str(params.get("TableName", "*"))))
+        prefix = self.meta.service_model.endpoint_prefix
+        service = IAM_PREFIXES.get(prefix, prefix)
+        calls.add((f"{service}:{operation}", str(params.get("TableName", ANY_RESOURCE))))
         return original(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
