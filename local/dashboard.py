@@ -7,6 +7,7 @@ following live counts through `watch` is left to the live-counts work (issue 11)
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from report import model, store
+from report import metrics, model, store
 from report.cli import aws_problem
 from report.html import render
 from report.settings import StackSettings
@@ -37,10 +38,14 @@ class Dashboard:
     settings: StackSettings
     ddb: Any = None
     clock: Callable[[], date] = field(default=today)
+    cloudwatch: Any = None
+    """Where the refusals are read (local/refusals.py puts them in the emulator's CloudWatch)."""
 
     def __post_init__(self) -> None:
         if self.ddb is None:
             self.ddb = store.client(self.settings)
+        if self.cloudwatch is None:
+            self.cloudwatch = metrics.client(self.settings)
 
     def __call__(self) -> tuple[int, str, bytes]:
         period = model.default_period(self.clock())
@@ -51,4 +56,7 @@ class Dashboard:
             problem = html.escape(aws_problem(exc, self.settings))
             page = f"<!doctype html><meta charset=utf-8><title>Dashboard unavailable</title><p>{problem}</p>"
             return 503, CONTENT_TYPE, page.encode()
+        # Refusals that cannot be read are said on the page (Refused.error), not a 503.
+        refused = metrics.read_refused(self.settings, period, period.until, self.cloudwatch)
+        report = dataclasses.replace(report, refused=refused)
         return 200, CONTENT_TYPE, render(report, refresh_seconds=REFRESH_SECONDS, generated=period.until).encode()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from local_support import REPO, LocalStack, wait_until
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
@@ -86,3 +87,29 @@ def test_report_e2e_counts_the_views_sent(stack: LocalStack) -> None:
     assert hn["targets"] == [{"articleId": "e2e-report", "views": 1}]
     status, page = dashboard(stack)
     assert status == 200 and 'data-post="e2e-report"' in page
+
+
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+def refused_today(stack: LocalStack) -> dict[str, int]:
+    today = datetime.now(UTC).date().isoformat()
+    refused = report(stack, "--since", today, "--until", today)["refused"]
+    assert refused["error"] is None, refused["error"]
+    return {r["reason"]: r["count"] for r in refused["reasons"]}
+
+
+def test_report_e2e_shows_the_connections_refused_per_reason(stack: LocalStack) -> None:
+    before = refused_today(stack)
+    with pytest.raises(InvalidStatus):
+        connect(stack.ws_url, origin=Origin(stack.origin), user_agent_header=GOOGLEBOT, open_timeout=5)
+    with pytest.raises(InvalidStatus):
+        connect(stack.ws_url, origin=Origin("https://evil.example"), user_agent_header=BROWSER, open_timeout=5)
+    expected = {**before, "bot": before["bot"] + 1, "origin": before["origin"] + 1}
+    wait_until(lambda: refused_today(stack) == expected, PIPELINE_SECONDS, f"the report to show {expected}")
+    command = [sys.executable, "-m", "report", "--stack", stack.stack, "--endpoint-url", stack.aws_url]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    bot = next(line for line in done.stdout.splitlines() if line.strip().startswith("bot ($connect)"))
+    assert bot.split()[2] == str(expected["bot"])
