@@ -378,6 +378,10 @@ def refused_from_results(results: Iterable[Mapping[str, Any]], period: Period, k
         if not index.isdigit() or int(index) >= len(REASONS):
             continue
         reason = REASONS[int(index)]
+        status = result.get("StatusCode", "Complete")
+        if status not in ("Complete", "PartialData"):  # PartialData: the rest follows NextToken
+            # InternalError or Forbidden: the values may be missing some points, so none are shown.
+            return Refused(kept_from, error=f"CloudWatch answered {status} for reason {reason}")
         for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
             at = stamp.astimezone(UTC)
             start = at.date().isoformat() if period.by == "day" else at.strftime("%Y-%m-%dT%H:00Z")

@@ -244,3 +244,13 @@ def test_refused_from_results_ignores_points_outside_the_period_and_unknown_ids(
     ]
     refused = model.refused_from_results(results, period, date(2025, 9, 2))
     assert refused.totals() == {"bot": 2, "origin": 0, "budget": 0, "unsigned": 0, "referrer_spam": 0}
+
+
+def test_refused_from_results_an_internal_error_is_said_not_shown_as_fewer() -> None:
+    period = Period(date(2026, 11, 1), date(2026, 11, 30))
+    results: list[dict[str, Any]] = [
+        {"Id": "r0", "Timestamps": [at(5, 0)], "Values": [2.0], "StatusCode": "Complete"},
+        {"Id": "r1", "Timestamps": [], "Values": [], "StatusCode": "InternalError"},
+    ]
+    refused = model.refused_from_results(results, period, date(2025, 9, 2))
+    assert (refused.series, refused.error) == ((), "CloudWatch answered InternalError for reason origin")
