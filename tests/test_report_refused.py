@@ -121,7 +121,7 @@ def test_report_refused_by_hour_sums_each_hour(example: Path) -> None:
     ]
 
 
-def test_report_refused_reads_only_its_stack_and_metric(cloud: Cloud, tmp_path: Path) -> None:
+def test_report_refused_reads_only_the_refused_metric(cloud: Cloud, tmp_path: Path) -> None:
     # moto 5.2.5 drops the namespace filter when a query has dimensions, so another stack's
     # namespace would leak in there (never on AWS); another metric name is filtered either way.
     put(boto3.client("cloudwatch", region_name=REGION), [("bot", at(5, 9))], metric="NotRefused")
