@@ -109,6 +109,9 @@ class TargetReport:
     unique: int
     series: tuple[Point, ...]
     """Only buckets with views, oldest first."""
+    before: tuple[int, int] = (0, 0)
+    """(total, unique) all-time before the period: the snapshot it starts from. A live
+    all-time count minus these is the period's figure (the local dashboard's pushes)."""
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,11 @@ def add_series(series: Iterable[Iterable[Point]]) -> tuple[Point, ...]:
     return tuple(Point(start, t, u) for start, (t, u) in sorted(sums.items()))
 
 
-def target_report(target: Target, title: str | None, points: tuple[Point, ...]) -> TargetReport:
-    return TargetReport(target, title, sum(p.total for p in points), sum(p.unique for p in points), points)
+def target_report(
+    target: Target, title: str | None, points: tuple[Point, ...], before: Snapshot | None = None
+) -> TargetReport:
+    total, unique = sum(p.total for p in points), sum(p.unique for p in points)
+    return TargetReport(target, title, total, unique, points, (before.total, before.unique) if before else (0, 0))
 
 
 _ZERO = {"N": "0"}

@@ -152,12 +152,15 @@ def before(
 # ---- per key ---------------------------------------------------------------------------
 
 
-def target_points(ddb: Any, table: str, target: Target, period: Period) -> tuple[model.Point, ...]:
-    """A post's or page's views per bucket: its period's items against the latest one before."""
+def target_points(
+    ddb: Any, table: str, target: Target, period: Period
+) -> tuple[tuple[model.Point, ...], model.Snapshot | None]:
+    """A post's or page's views per bucket (its period's items against the latest one
+    before), and that latest snapshot before the period."""
     key = target.series_key
     earlier = [model.snapshot(item) for item in before(ddb, table, key, period.first_hour)]
-    during = query(ddb, table, key, period.first_hour, period.last_hour)
-    return model.item_points(earlier[0] if earlier else None, during, period.by)
+    start = earlier[0] if earlier else None
+    return model.item_points(start, query(ddb, table, key, period.first_hour, period.last_hour), period.by), start
 
 
 def referrer_snapshots(
@@ -223,7 +226,7 @@ def read_report(
 
     def post_or_page(target: Target) -> model.TargetReport:
         title = found.posts.get(target.key) if target.kind == "post" else None
-        return model.target_report(target, title, target_points(ddb, series, target, period))
+        return model.target_report(target, title, *target_points(ddb, series, target, period))
 
     def referrer(origin: str) -> model.ReferrerReport:
         earlier, during = referrer_snapshots(ddb, series, origin, found.referrers[origin], period)
