@@ -90,3 +90,19 @@ def test_dashboard_moves_a_posts_number_on_a_push_without_reload(new_tab: Callab
     # The dashboard only watched: the post has exactly the two views sent.
     assert stack.post_counts(article) == (2, 2)
     assert not [line for line in tab.console if "live counts unavailable" in line], tab.console
+
+
+def test_dashboard_reloads_every_30_s_when_its_socket_cannot_open(new_tab: Callable[..., Tab], stack: Stack) -> None:
+    # Headless Chromium as it is (HeadlessChrome): $connect refuses it with 403, as it would any bot.
+    tab = new_tab()
+    tab.page.goto(f"{stack.origin}/dashboard")
+    tab.page.evaluate("window.notReloaded = true")
+
+    def fell_back() -> bool:
+        tab.page.wait_for_timeout(100)  # playwright delivers console events only while it is called
+        return any("live counts unavailable" in line for line in tab.console)
+
+    wait_until(fell_back, SETTLE_SECONDS, "the fallback", last=lambda: tab.console)
+    with tab.page.expect_navigation(timeout=REDRAW_SECONDS * 1000):
+        pass  # the fallback's location.reload()
+    assert tab.page.evaluate("window.notReloaded") is None
