@@ -1,8 +1,11 @@
 """`/dashboard` on the local stack: the report's HTML (`python -m report --html`), read from the emulator.
 
 Rendered on each request from the emulator's tables, so it shows what the report would.
-It reloads itself every REFRESH_SECONDS (a meta refresh: the page carries no script);
-following live counts through `watch` is left to the live-counts work (issue 11).
+Unlike `--html`, the page carries one script (dashboard.js): it opens a WebSocket to this
+same gateway (so its Origin is the gateway's own, which $connect admits), sends `watch` for
+the posts and pages the page lists, and moves their numbers on each `counts` push; it never
+sends a view. Without script, or when the socket cannot open, the page reloads itself every
+REFRESH_SECONDS as before.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +29,7 @@ from report.settings import StackSettings
 PATH = "/dashboard"
 REFRESH_SECONDS = 30
 CONTENT_TYPE = "text/html; charset=utf-8"
+LIVE_SCRIPT = Path(__file__).with_name("dashboard.js")
 
 
 def today() -> date:
@@ -46,6 +51,7 @@ class Dashboard:
             self.ddb = store.client(self.settings)
         if self.cloudwatch is None:
             self.cloudwatch = metrics.client(self.settings)
+        self.script = LIVE_SCRIPT.read_text(encoding="utf-8")
 
     def __call__(self) -> tuple[int, str, bytes]:
         period = model.default_period(self.clock())
@@ -59,4 +65,5 @@ class Dashboard:
         # Refusals that cannot be read are said on the page (Refused.error), not a 503.
         refused = metrics.read_refused(self.settings, period, period.until, self.cloudwatch)
         report = dataclasses.replace(report, refused=refused)
-        return 200, CONTENT_TYPE, render(report, refresh_seconds=REFRESH_SECONDS, generated=period.until).encode()
+        page = render(report, REFRESH_SECONDS, generated=period.until, live_script=self.script)
+        return 200, CONTENT_TYPE, page.encode()

@@ -8,10 +8,12 @@ a reader, a screen reader and a test read the same figures.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from html import escape
 
+from handlers.schema import MAX_WATCHED
 from report import model
 from report.model import By, Period, Point, ReferrerReport, Refused, Report, TargetReport
 
@@ -132,8 +134,8 @@ def sparkline(points: Sequence[Point], period: Period) -> str:
     return f'<svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none" aria-hidden="true">{bars}</svg>'
 
 
-def _tile(value: int, label: str) -> str:
-    return f'<div class="tile"><b>{value}</b><span>{escape(label)}</span></div>'
+def _tile(value: int, label: str, name: str) -> str:
+    return f'<div class="tile" data-tile="{name}"><b>{value}</b><span>{escape(label)}</span></div>'
 
 
 def _name(report: TargetReport) -> str:
@@ -142,9 +144,14 @@ def _name(report: TargetReport) -> str:
     return escape(report.target.key)
 
 
-def _rows(reports: Iterable[TargetReport], period: Period, kind: str) -> str:
+def _before(r: TargetReport, live: bool) -> str:
+    """The all-time counts the period starts from, for a live page's script (a push minus these)."""
+    return f' data-before-total="{r.before[0]}" data-before-unique="{r.before[1]}"' if live else ""
+
+
+def _rows(reports: Iterable[TargetReport], period: Period, kind: str, live: bool = False) -> str:
     rows = [
-        f'<tr data-{kind}="{escape(r.target.key)}"><td class="name">{_name(r)}</td>'
+        f'<tr data-{kind}="{escape(r.target.key)}"{_before(r, live)}><td class="name">{_name(r)}</td>'
         f'<td class="n total">{r.total}</td><td class="n unique">{r.unique}</td>'
         f'<td class="spark">{sparkline(r.series, period)}</td></tr>'
         for r in reports
@@ -199,11 +206,33 @@ def _refused(refused: Refused | None, period: Period) -> str:
     return head + table + kept + note
 
 
-def render(report: Report, refresh_seconds: int | None = None, generated: date | None = None) -> str:
+def watch_list(posts: Sequence[TargetReport], pages: Sequence[TargetReport]) -> dict[str, list[str]]:
+    """The `watch` message's targets for what the page lists: its pages, then its posts, 50 at most."""
+    page_names = [r.target.key for r in pages][:MAX_WATCHED]
+    article_ids = [r.target.key for r in posts][: MAX_WATCHED - len(page_names)]
+    return {"articleIds": article_ids, "pages": page_names}
+
+
+def _live(script: str, watched: dict[str, list[str]]) -> str:
+    # Ids and names are what clients sent: `<` escaped keeps `</script>` out of the JSON.
+    data = json.dumps(watched, ensure_ascii=False).replace("<", "\\u003c")
+    return f'<script type="application/json" id="live-watch">{data}</script>\n<script>{script}</script>\n'
+
+
+def render(
+    report: Report, refresh_seconds: int | None = None, generated: date | None = None, live_script: str | None = None
+) -> str:
+    """The page; with live_script (the local /dashboard only) it carries that script, the
+    targets it should watch and each row's starting counts, and reloads itself only without
+    script. Without it (`--html`) the page has no script at all."""
     period = report.period
     site = report.site()
     posts = [r for r in report.posts if r.total]
+    live = live_script is not None
     refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">' if refresh_seconds else ""
+    if live and refresh:
+        refresh = f"<noscript>{refresh}</noscript>"
+    script = _live(live_script, watch_list(posts[:TOP_POSTS], report.pages)) if live_script is not None else ""
     title = f"Views on {report.stack}, {period.since} to {period.until}"
     post_charts = "".join(
         f'<div class="post" data-post="{escape(r.target.key)}"><h3>{escape(r.title or r.target.key)}</h3>'
@@ -218,20 +247,21 @@ def render(report: Report, refresh_seconds: int | None = None, generated: date |
 <body>
 <h1>Views on {escape(report.stack)}</h1>
 <p class="period">From {period.since} to {period.until}, UTC, both days included.{made}</p>
-<div class="tiles">{_tile(sum(p.total for p in site), "views")}{_tile(sum(p.unique for p in site), "unique views")}
-{_tile(len(posts), "posts viewed")}{_tile(sum(r.views for r in report.referrers), "views from referrers")}</div>
+<div class="tiles">{_tile(sum(p.total for p in site), "views", "views")}
+{_tile(sum(p.unique for p in site), "unique views", "unique")}{_tile(len(posts), "posts viewed", "posts")}
+{_tile(sum(r.views for r in report.referrers), "views from referrers", "referred")}</div>
 <h2>The whole site</h2>
 {bar_chart(site, period, "All posts and pages", "chart site-chart")}
 <h2>Top posts</h2>
-{_rows(posts[:TOP_POSTS], period, "post")}
+{_rows(posts[:TOP_POSTS], period, "post", live)}
 <h2>Posts over time</h2>
 <div class="post-charts">{post_charts or '<p class="note">No post views in this period.</p>'}</div>
 <h2>Pages</h2>
-{_rows(report.pages, period, "page")}
+{_rows(report.pages, period, "page", live)}
 <h2>Referrers</h2>
 {_referrers(report.referrers)}
 {_refused(report.refused, period)}
 <p class="note">Counts are exact views, not people: no cookies, addresses or user agents are kept.
 Unique views exclude reloads. Referrers are counted by origin only.</p>
-</body></html>
+{script}</body></html>
 """

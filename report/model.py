@@ -111,6 +111,9 @@ class TargetReport:
     unique: int
     series: tuple[Point, ...]
     """Only buckets with views, oldest first."""
+    before: tuple[int, int] = (0, 0)
+    """(total, unique) all-time before the period: the snapshot it starts from. A live
+    all-time count minus these is the period's figure (the local dashboard's pushes)."""
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,50 @@ def add_series(series: Iterable[Iterable[Point]]) -> tuple[Point, ...]:
 
 
 def target_report(
-    target: Target, title: str | None, before: Snapshot | None, snapshots: Iterable[Snapshot], by: By
+    target: Target, title: str | None, points: tuple[Point, ...], before: Snapshot | None = None
 ) -> TargetReport:
-    points = to_points(hourly_views(before, snapshots), by)
-    return TargetReport(target, title, sum(p.total for p in points), sum(p.unique for p in points), points)
+    total, unique = sum(p.total for p in points), sum(p.unique for p in points)
+    return TargetReport(target, title, total, unique, points, (before.total, before.unique) if before else (0, 0))
+
+
+_ZERO = {"N": "0"}
+
+
+def item_points(before: Snapshot | None, items: Iterable[Mapping[str, Any]], by: By) -> tuple[Point, ...]:
+    """to_points(hourly_views(before, map(snapshot, items)), by), for Series items in bucket
+    order (a Query's, oldest first), in one pass.
+
+    The report's hot loop: a 30-day report of 500 posts walks 360,000 items. The same rule,
+    each hour against the highest snapshot before it, without a Snapshot or a list per hour
+    (tests/test_report_model.py holds the two to the same answers).
+    """
+    best_total = before.total if before else 0
+    best_unique = before.unique if before else 0
+    cut = 10 if by == "day" else 13
+    sums: dict[str, list[int]] = {}
+    for item in items:
+        snap_total = int(item.get("totalViews", _ZERO)["N"])
+        snap_unique = int(item.get("uniqueViews", _ZERO)["N"])
+        total, unique = snap_total - best_total, snap_unique - best_unique
+        if total <= 0 and unique <= 0:
+            continue
+        if total > 0:
+            best_total = snap_total
+        else:
+            total = 0
+        if unique > 0:
+            best_unique = snap_unique
+        else:
+            unique = 0
+        start = str(item["bucket"]["S"])[:cut]
+        cell = sums.get(start)
+        if cell is None:
+            sums[start] = [total, unique]
+        else:
+            cell[0] += total
+            cell[1] += unique
+    suffix = "" if by == "day" else ":00Z"
+    return tuple(Point(start + suffix, t, u) for start, (t, u) in sorted(sums.items()))
 
 
 def referrer_views(before: Mapping[Target, int], snapshots: Iterable[RefSnapshot]) -> list[tuple[str, Target, int]]:

@@ -2,8 +2,12 @@
 
 What exists comes from the count tables, one row per post, page and referrer-target, so
 a Scan of them costs what the blog has, not its history. Series is read only by Query:
-per key the period's buckets and the latest snapshot before them. Queries run in a few
-threads (one boto3 client is safe to share between threads once made).
+per key the period's buckets and the latest snapshot before them (Limit=1, backwards), and
+only the attributes the report uses. Every output draws the site's trend, the sum of every
+post's and page's days, so every key's hours in the period are read; a post's days from
+day-boundary reads instead would take 31 queries a post, each costing more than its 24
+items. Queries run in a few threads (one boto3 client is safe to share between threads once
+made).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from botocore.credentials import Credentials
 from handlers.top_posts import scan
 from handlers.wiring import HOME_AND_PROFILE, POST_COUNT_READER, REFERRER, SERIES
 from report import model
-from report.model import Period, RefSnapshot, Report, Snapshot, Target
+from report.model import Period, RefSnapshot, Report, Target
 from report.settings import EMULATOR_CREDENTIALS, StackSettings
 
 WORKERS = 8
@@ -105,25 +109,40 @@ def paged(call: Callable[..., Any], kwargs: dict[str, Any], pages: int | None = 
         kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
-def query(ddb: Any, table: str, key: str, low: str, high: str) -> Iterator[Item]:
+TARGET_ATTRIBUTES = "#b, totalViews, uniqueViews"
+REFERRER_ATTRIBUTES = "#b, #v"
+"""Only what the report uses comes back (the key repeated in every item was a quarter of
+the bytes to decode); DynamoDB bills the whole item read all the same."""
+_NAMES = {"#b": "bucket"}
+_REFERRER_NAMES = {"#b": "bucket", "#v": "views"}  # DynamoDB refuses names an expression leaves unused
+
+
+def _projection(attributes: str) -> dict[str, Any]:
+    names = _REFERRER_NAMES if attributes == REFERRER_ATTRIBUTES else _NAMES
+    return {"ProjectionExpression": attributes, "ExpressionAttributeNames": names}
+
+
+def query(ddb: Any, table: str, key: str, low: str, high: str, attributes: str = TARGET_ATTRIBUTES) -> Iterator[Item]:
     """Every item of `key` whose bucket is between low and high (inclusive), oldest first."""
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "seriesKey = :k AND #b BETWEEN :lo AND :hi",
-        "ExpressionAttributeNames": {"#b": "bucket"},
         "ExpressionAttributeValues": {":k": {"S": key}, ":lo": {"S": low}, ":hi": {"S": high}},
+        **_projection(attributes),
     }
     return paged(ddb.query, kwargs)
 
 
-def before(ddb: Any, table: str, key: str, bucket: str, limit: int | None = 1) -> Iterator[Item]:
+def before(
+    ddb: Any, table: str, key: str, bucket: str, limit: int | None = 1, attributes: str = TARGET_ATTRIBUTES
+) -> Iterator[Item]:
     """The items of `key` before `bucket`, newest first; with limit=1 one page of one item."""
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "seriesKey = :k AND #b < :b",
-        "ExpressionAttributeNames": {"#b": "bucket"},
         "ExpressionAttributeValues": {":k": {"S": key}, ":b": {"S": bucket}},
         "ScanIndexForward": False,
+        **_projection(attributes),
     }
     if limit is not None:
         kwargs["Limit"] = limit
@@ -133,11 +152,15 @@ def before(ddb: Any, table: str, key: str, bucket: str, limit: int | None = 1) -
 # ---- per key ---------------------------------------------------------------------------
 
 
-def target_snapshots(ddb: Any, table: str, target: Target, period: Period) -> tuple[Snapshot | None, list[Snapshot]]:
+def target_points(
+    ddb: Any, table: str, target: Target, period: Period
+) -> tuple[tuple[model.Point, ...], model.Snapshot | None]:
+    """A post's or page's views per bucket (its period's items against the latest one
+    before), and that latest snapshot before the period."""
     key = target.series_key
     earlier = [model.snapshot(item) for item in before(ddb, table, key, period.first_hour)]
-    during = [model.snapshot(item) for item in query(ddb, table, key, period.first_hour, period.last_hour)]
-    return (earlier[0] if earlier else None), during
+    start = earlier[0] if earlier else None
+    return model.item_points(start, query(ddb, table, key, period.first_hour, period.last_hour), period.by), start
 
 
 def referrer_snapshots(
@@ -151,10 +174,11 @@ def referrer_snapshots(
     referrer's whole earlier history (its days x targets items).
     """
     key = model.REFERRER_PREFIX + origin
-    during = [s for s in map(model.ref_snapshot, query(ddb, table, key, period.first_day, period.after_last_day)) if s]
+    days = query(ddb, table, key, period.first_day, period.after_last_day, REFERRER_ATTRIBUTES)
+    during = [s for s in map(model.ref_snapshot, days) if s]
     earlier: dict[Target, int] = {}
     if targets:
-        for item in before(ddb, table, key, period.first_day, limit=None):
+        for item in before(ddb, table, key, period.first_day, limit=None, attributes=REFERRER_ATTRIBUTES):
             snap = model.ref_snapshot(item)
             if snap is not None and snap.target not in earlier:
                 earlier[snap.target] = snap.views
@@ -201,9 +225,8 @@ def read_report(
     referrers: list[model.ReferrerReport] = []
 
     def post_or_page(target: Target) -> model.TargetReport:
-        earlier, during = target_snapshots(ddb, series, target, period)
         title = found.posts.get(target.key) if target.kind == "post" else None
-        return model.target_report(target, title, earlier, during, period.by)
+        return model.target_report(target, title, *target_points(ddb, series, target, period))
 
     def referrer(origin: str) -> model.ReferrerReport:
         earlier, during = referrer_snapshots(ddb, series, origin, found.referrers[origin], period)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from report import model
 from report.model import Period, Point, RefSnapshot, Snapshot, Target
+from report.shape import snapshot_item
 
 POST = Target("post", "hello-world")
 HOME = Target("page", "Home_Page")
@@ -80,3 +84,25 @@ def test_period_bounds_cover_every_bucket_of_its_days() -> None:
     assert (period.first_hour, period.last_hour) == ("2026-11-01T00", "2026-11-30T23")
     # Every referrer bucket of the last day sorts below the upper bound, none of the next day does.
     assert "2026-11-30#post#~~~~" < period.after_last_day < "2026-12-01"
+
+
+_snapshots = st.lists(
+    st.tuples(st.integers(0, 71), st.integers(0, 50), st.integers(0, 50)), max_size=40, unique_by=lambda s: s[0]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _snapshots,
+    st.one_of(st.none(), st.tuples(st.integers(0, 50), st.integers(0, 50))),
+    st.sampled_from(["day", "hour"]),
+)
+def test_item_points_equal_hourly_views_then_to_points(
+    hours: list[tuple[int, int, int]], before: tuple[int, int] | None, by: model.By
+) -> None:
+    # The report's one-pass loop over Query items against the two-step rule it replaces,
+    # out-of-order (lower) snapshots included.
+    snaps = sorted(Snapshot(f"2026-11-{1 + h // 24:02d}T{h % 24:02d}", t, u) for h, t, u in hours)
+    earlier = Snapshot("2026-10-31T23", *before) if before else None
+    items = [snapshot_item(POST, s.bucket, s.total, s.unique) for s in snaps]
+    assert model.item_points(earlier, items, by) == model.to_points(model.hourly_views(earlier, snaps), by)
