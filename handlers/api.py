@@ -11,8 +11,7 @@ import binascii
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 # API Gateway refuses frames over 32 KB itself; a views or stats message is far
 # smaller, so anything near the limit is refused before it is parsed.
@@ -54,8 +53,7 @@ class ClientMistake(Exception):
         return error_body(self.code, self.detail)
 
 
-@dataclass(frozen=True)
-class WebSocketRequest:
+class WebSocketRequest(NamedTuple):
     route_key: str
     message_id: str
     received_at_ms: int

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -23,8 +22,7 @@ from botocore.exceptions import ClientError
 from handlers.settings import load_settings
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(NamedTuple):
     """How long one AWS call may wait, and how often botocore tries it."""
 
     connect_seconds: float

@@ -17,9 +17,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 PACKAGE = "crawleruseragents"
 LIST_FILE = "crawler-user-agents.json"
@@ -33,8 +33,7 @@ _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _PATTERN_KEY = re.compile(rb'"pattern"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
-@dataclass(frozen=True)
-class CrawlerList:
+class CrawlerList(NamedTuple):
     needles: tuple[str, ...]
     """Patterns that are plain text, as the text itself."""
     regex: re.Pattern[str] | None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_HOST = 253  # DNS: a name of at most 253 characters, labels of at most 63
@@ -34,8 +34,7 @@ class OriginError(ValueError):
     """The text is not an http(s) URL with a usable host."""
 
 
-@dataclass(frozen=True)
-class ParsedOrigin:
+class ParsedOrigin(NamedTuple):
     origin: str
     """`scheme://host[:port]`, normalised."""
     scheme: str

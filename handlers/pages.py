@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 from handlers.origins import origin_of
 from handlers.wiring import ENV_PAGE_RULES, EVENT_TYPES, EventType
@@ -27,8 +26,7 @@ class PageRuleError(ValueError):
     """PAGE_RULES is malformed; the message names the rule and the field."""
 
 
-@dataclass(frozen=True)
-class PageRule:
+class PageRule(NamedTuple):
     path: str
     match: Literal["exact", "prefix"]
     page: str

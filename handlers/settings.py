@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from handlers.origins import OriginError, normalise_origin
 from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_page_rules
@@ -39,8 +39,7 @@ class SettingsError(ValueError):
     """The environment does not describe a usable deployment."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     stack: str
     topic_arn: str
     allowed_origins: frozenset[str]

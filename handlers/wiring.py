@@ -11,8 +11,7 @@ time except for table names and event types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 EventType = Literal["homepage_view", "post_view", "profile_view"]
 EVENT_TYPES: tuple[EventType, ...] = ("homepage_view", "post_view", "profile_view")
@@ -42,8 +41,7 @@ ENV_LIVE_INTERVAL = "LIVE_INTERVAL_SECONDS"
 """The stack's liveIntervalSeconds; 0 turns pushes off (handlers/live.py)."""
 
 
-@dataclass(frozen=True)
-class TableSpec:
+class TableSpec(NamedTuple):
     """A DynamoDB table; its physical name is `<stack>-<name>`."""
 
     name: str
@@ -60,16 +58,14 @@ class TableSpec:
     the connection followed."""
 
 
-@dataclass(frozen=True)
-class TableGrant:
+class TableGrant(NamedTuple):
     """DynamoDB actions a function performs on one table (least privilege)."""
 
     table: str
     actions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(NamedTuple):
     """One Lambda function: its handler and exactly what it touches."""
 
     name: str
@@ -92,8 +88,7 @@ class FunctionSpec:
     """Pushes to open connections (execute-api:ManageConnections on this stage's @connections)."""
 
 
-@dataclass(frozen=True)
-class RouteSpec:
+class RouteSpec(NamedTuple):
     """A WebSocket route of the API Gateway (and of the local gateway)."""
 
     route_key: str
@@ -102,8 +97,7 @@ class RouteSpec:
     """The function's return body is sent back as the route response."""
 
 
-@dataclass(frozen=True)
-class QueueSpec:
+class QueueSpec(NamedTuple):
     """An SQS queue subscribed to the topic with a filter, drained by a function."""
 
     name: str
@@ -117,8 +111,7 @@ class QueueSpec:
     """Deliveries before a message moves to the queue's dead-letter queue."""
 
 
-@dataclass(frozen=True)
-class RepairSpec:
+class RepairSpec(NamedTuple):
     """The consumer of a stream mapping's on-failure queue.
 
     When the mapping gives up on a batch (retries exhausted, or records older than the
@@ -132,8 +125,7 @@ class RepairSpec:
     """Deliveries before a failure message moves to the queue's own DLQ."""
 
 
-@dataclass(frozen=True)
-class StreamSpec:
+class StreamSpec(NamedTuple):
     """A DynamoDB stream feeding a function."""
 
     table: str
@@ -153,8 +145,7 @@ class StreamSpec:
         return f"{self.function}-failures"
 
 
-@dataclass(frozen=True)
-class Wiring:
+class Wiring(NamedTuple):
     tables: tuple[TableSpec, ...]
     functions: tuple[FunctionSpec, ...]
     routes: tuple[RouteSpec, ...]
@@ -469,8 +460,8 @@ def with_live_interval(wiring: Wiring, seconds: int) -> Wiring:
     if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
         raise ValueError(f"liveIntervalSeconds must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
     streams = tuple(
-        replace(spec, maximum_batching_window_seconds=seconds) if spec.function in LIVE_FUNCTIONS else spec
+        spec._replace(maximum_batching_window_seconds=seconds) if spec.function in LIVE_FUNCTIONS else spec
         for spec in wiring.streams
         if seconds > 0 or spec.function not in LIVE_FUNCTIONS or spec.table == CONNECTIONS
     )
-    return replace(wiring, streams=streams)
+    return wiring._replace(streams=streams)

@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -76,7 +75,7 @@ def test_aws_call_to_a_silent_endpoint_gives_up_within_the_worst_case(
     """The shipped attempts with small timeouts: each attempt waits for its read, then the call
     gives up; the bound is the configuration's own worst case (its connect time is never spent)."""
     url, accepted = silent_endpoint
-    timeouts = replace(TIMEOUTS, connect_seconds=0.5, read_seconds=0.3)
+    timeouts = TIMEOUTS._replace(connect_seconds=0.5, read_seconds=0.3)
     ddb = boto3.client(
         "dynamodb",
         endpoint_url=url,

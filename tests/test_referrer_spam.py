@@ -6,11 +6,21 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.aws import Cloud
 from support.events import ws_message
 
 from handlers import aws, views
-from handlers.referrer_spam import MAX_LIST_BYTES, SpamListError, is_spam, parse_spam_hosts, spam_hosts
+from handlers.referrer_spam import (
+    MAX_LIST_BYTES,
+    SpamListError,
+    is_spam,
+    normalise_host,
+    parse_spam_hosts,
+    spam_hosts,
+    spam_hosts_json,
+)
 from handlers.settings import SettingsError, settings_from
 from handlers.wiring import ENV_REFERRER_SPAM, ENV_STACK
 
@@ -49,6 +59,34 @@ def test_spam_list_is_bounded_by_lambdas_environment_size() -> None:
     hosts = [f"spam{i}.example" for i in range(MAX_LIST_BYTES // 10)]
     with pytest.raises(SpamListError, match="4 KB"):
         spam_hosts(hosts)
+
+
+# Labels heavy in multi-byte UTF-8 (each IDNA label grows when punycoded) and plain ones.
+_LABEL = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9]{0,19}", fullmatch=True),  # a leading letter: not a numeric (IPv4) host
+    st.text(alphabet="äöüéèçñøåæœžšřłęąźż日本語中文한국어ру", min_size=1, max_size=12),
+)
+_HOST = st.lists(_LABEL, min_size=1, max_size=4).map(".".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_HOST, min_size=50, max_size=120))  # about 1-5 KB: both sides of the cap
+def test_spam_lists_are_refused_exactly_when_over_their_byte_budget(hosts: list[str]) -> None:
+    """What the stack puts in REFERRER_SPAM is never over the cap in bytes, however much
+    UTF-8 the owner wrote; a list is refused for its size only when it is truly over; and the
+    handler reads back exactly the hosts config accepted."""
+    try:
+        normalised = list(dict.fromkeys(normalise_host(host) for host in hosts))
+    except SpamListError:
+        return  # not a host name (e.g. an IDNA label over 63 bytes): its own test above
+    size = len(spam_hosts_json(normalised).encode("utf-8"))
+    if size > MAX_LIST_BYTES:
+        with pytest.raises(SpamListError, match="4 KB"):
+            spam_hosts(hosts)
+        return
+    accepted = spam_hosts(hosts)
+    assert parse_spam_hosts(spam_hosts_json(accepted)) == frozenset(accepted) == frozenset(normalised)
+    assert all(host.isascii() for host in accepted), "hosts are stored as IDNA"
 
 
 def test_spam_environment_variable_parses_and_bad_values_name_it() -> None:

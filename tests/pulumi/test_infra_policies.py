@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -127,7 +126,7 @@ def test_function_statements_a_stream_consumer_without_its_stream_arn_is_an_erro
 
 def test_function_statements_a_function_wired_to_two_streams_is_an_error() -> None:
     """Two ReadStream statements would share a Sid; the role is refused rather than half built."""
-    twice = replace(WIRING, streams=(*WIRING.streams, replace(WIRING.streams[0], table="Referrer")))
+    twice = WIRING._replace(streams=(*WIRING.streams, WIRING.streams[0]._replace(table="Referrer")))
     arns = _arns(
         streams={"PostCountWriter": "arn:s1", "Referrer": "arn:s2"}, failure_queues={"replicate-failures": "arn:f"}
     )
