@@ -344,7 +344,8 @@ def _cold_section(results: Results) -> list[str]:
         "## 3. Cold start and package size",
         "",
         "Per handler module: a fresh `python -c` that imports it and creates its clients (`aws.client(...)`), "
-        "timed inside the process, against `import boto3` + the same `boto3.client(...)` calls; median ratio of "
+        "its CPU time (user + system, `time.process_time()`) inside the process, against `import boto3` + the same "
+        "`boto3.client(...)` calls; median ratio of "
         "interleaved runs (as deployed, without bytecode, baseline, ...). *As deployed*: the handlers and the "
         "layer's packages copied with the unchecked-hash bytecode `pulumi up` ships when it runs on the runtime's "
         "Python (the workflows run 3.12; this interpreter's bytecode stands in for it), `PYTHONDONTWRITEBYTECODE=1` "
