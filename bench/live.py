@@ -91,7 +91,8 @@ def _live_calls(records: Sequence[Any], since: float) -> list[CallRecord]:
         if record.get("kind") != "call" or record["time"] < since:
             continue
         fn = str(record.get("fn"))
-        by_fan_out = fn in LIVE_FUNCTIONS or fn == "disconnect"
+        # Pushes run on the fan-out's own threads (live-push_N), which the recorder names instead.
+        by_fan_out = fn in LIVE_FUNCTIONS or fn == "disconnect" or record.get("op") == "PostToConnection"
         by_views = fn.startswith("aws") and record.get("op") in LIVE_OPERATIONS_OF_VIEWS
         if by_fan_out or by_views:
             calls.append(record)

@@ -23,7 +23,7 @@
   const said = {};
   const seen = {}; // the highest totalViews shown per post or page: counts never go backwards
   let ws, timer, inflight, started, lastPath, hideTimer;
-  let target; // the reply to the last view: this page's own post or page
+  let target; // this page's own post or page ({articleId} or {page}), from the last view's reply
   let follow; // [articleIds, pages] of the last watch()
   let opens = 0;
   let failures = 0;
@@ -82,8 +82,10 @@
       // The blog's signature of id and title, when it signs posts.
       articleSig: articleId && (given.articleSig || setting("articleSig")),
       currentPage: (lastPath = loc.pathname),
-      // A reload (Navigation Timing Level 2) counts toward total views only.
-      refreshed: firstView && performance.getEntriesByType("navigation")[0]?.type == "reload",
+      // A reload counts toward total views only. Navigation Timing Level 1's type (1: reload) is
+      // deprecated but in every browser and far shorter than Level 2's entry; where it is gone,
+      // a reload counts as unique, nothing breaks.
+      refreshed: firstView && performance.navigation?.type == 1,
       referrer: (ref != loc.origin && ref) || undefined, // the blog's own is no referrer
       // 128 random bits, so the server counts this view once however often it is sent.
       viewId: crypto.getRandomValues(new BigUint64Array(2)).join("-"),
@@ -119,11 +121,12 @@
   const following = () => !doc.hidden && (target || follow);
 
   // The watch message: the watch list and this page's own post or page, so that a new socket
-  // follows them without counting a view.
-  const watchBody = ([articleIds, pages] = follow || [[], []]) => ({
+  // follows them without counting a view; `reading` (a reopened socket's) counts it in readingNow.
+  const watchBody = ([articleIds, pages] = follow || [[], []], reading) => ({
     message: "watch",
     articleIds: articleIds.concat(target?.articleId || []),
     pages: pages.concat(target?.page || []),
+    reading,
   });
 
   // Queues a message, dropping the oldest beyond QUEUE_MAX, and sends when it can.
@@ -142,7 +145,7 @@
       if (ws || doc.prerendering || !(queue.length || following())) return;
       ws = new WebSocket(setting("endpoint"));
       ws.onopen = guard(() => {
-        opens++ && (target || follow) && queue.unshift([watchBody()]);
+        opens++ && (target || follow) && queue.unshift([watchBody(follow, target)]);
         pump();
       });
       ws.onmessage = guard(receive);
@@ -173,7 +176,7 @@
     inflight = null;
     pump();
     if (error) return;
-    if (reply.message == "views") target = reply;
+    if (reply.message == "views") target = { articleId: reply.articleId, page: reply.page };
     emit(reply);
   }
 
@@ -206,16 +209,6 @@
   // Counts a single-page-app navigation when the path changed (not with data-auto="false").
   const navigated = guard(() => loc.pathname != lastPath && flag("auto") && view());
 
-  // Makes history[name] count the navigation after doing its own work. Only pushState:
-  // replaceState rewrites the current entry (a redirect, a query update), no new page.
-  const hook = (name) => {
-    const original = history[name];
-    history[name] = (...args) => {
-      original.apply(history, args);
-      navigated();
-    };
-  };
-
   // Hidden: closes the socket after HIDDEN_MS. Shown (a prerender too): reconnects and sends.
   const visibility = guard(() => {
     clearTimeout(hideTimer);
@@ -228,7 +221,13 @@
     Object.assign(options, given);
     if (started) return;
     started = true;
-    hook("pushState");
+    // history.pushState counts the navigation after doing its own work. Only pushState:
+    // replaceState rewrites the current entry (a redirect, a query update), no new page.
+    const pushState = history.pushState;
+    history.pushState = (...args) => {
+      pushState.apply(history, args);
+      navigated();
+    };
     addEventListener("popstate", navigated);
     doc.addEventListener("visibilitychange", visibility);
     visibility(); // a tab opened in the background starts hidden

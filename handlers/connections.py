@@ -13,8 +13,9 @@ never hold `#`, so no target can be taken for a connection's item. The fan-out i
 of one target's partition, never a Scan, and `readingNow` is a consistent Query of its `r#`
 items (COUNT: a few bytes an item, half a read unit for a hundred readers).
 
-Who writes what: `views` and `watch` write the connection's item (one UpdateItem; `views`
-also puts its reader item at once, so the next reader's reply counts it); the live fan-out
+Who writes what: `views` and `watch` write the connection's item (one UpdateItem; `views`,
+and `watch` naming the target it is `reading`, also put its reader item at once, so the
+next reader's reply counts it); the live fan-out
 (handlers/live.py) reads the table's stream and keeps the follower items in line with it,
 so a connection that moves, stops watching or goes away (`$disconnect` deletes its item; a
 push that finds it gone, 410, too) leaves its old targets. Every item expires (`expiresAt`,
@@ -108,16 +109,25 @@ def add_reader(ddb: Any, table: str, target: str, connection_id: str, expiry: in
     )
 
 
-def set_watching(ddb: Any, table: str, connection_id: str, targets: Iterable[str], expiry: int) -> None:
-    """Replace the connection's watch list; an empty one stops watching."""
+def set_watching(
+    ddb: Any, table: str, connection_id: str, targets: Iterable[str], expiry: int, reading: str | None = None
+) -> None:
+    """Replace the connection's watch list; an empty one stops watching. With `reading`, that
+    becomes the connection's target as a view's would (follow_target), but no view is counted
+    against the budget: `watch` sends no view."""
     watched = sorted(set(targets))
     names = {"#watching": "watching", "#expires": TTL_ATTRIBUTE}
     values: dict[str, Any] = {":expires": {"N": str(expiry)}}
+    sets = "#expires = :expires"
+    if reading is not None:
+        sets += ", #target = :target"
+        names["#target"] = "target"
+        values[":target"] = {"S": reading}
     if watched:
-        expression = "SET #watching = :watching, #expires = :expires"
+        expression = f"SET #watching = :watching, {sets}"
         values[":watching"] = {"SS": watched}
     else:
-        expression = "SET #expires = :expires REMOVE #watching"
+        expression = f"SET {sets} REMOVE #watching"
     ddb.update_item(
         TableName=table,
         Key=connection_key(connection_id),

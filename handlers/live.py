@@ -11,8 +11,9 @@ away). A batch is handled in two steps:
 2. Pushes, once per target per batch (the mapping's batching window is the stack's
    liveIntervalSeconds): a Query of the target's partition lists its followers (never a
    Scan), the counts are read from the count table as stored now, and each follower gets
-   `{"message":"counts",...}`. Pushing what is stored now, not the stream's image, means a
-   replayed or late record pushes current counts, never older ones: stored counts only grow.
+   `{"message":"counts",...}`, PUSH_THREADS posts at a time (one round trip each on AWS).
+   Pushing what is stored now, not the stream's image, means a replayed or late record
+   pushes current counts, never older ones: stored counts only grow.
    A follower that is gone (410) is forgotten (its connection item and this follower item;
    the stream REMOVE does the rest) and the others get the corrected readingNow.
 
@@ -23,11 +24,13 @@ With liveIntervalSeconds 0 nothing is pushed; memberships and the readingNow kep
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws, connections
@@ -44,6 +47,11 @@ MAX_BATCH_WRITE = 25
 """DynamoDB's limit of requests in one BatchWriteItem."""
 WRITE_ATTEMPTS = 5
 """BatchWriteItem calls for one chunk before its unprocessed items fail the records."""
+PUSH_THREADS = 10
+"""PostToConnection calls in flight at once. Each is a network round trip on AWS, so a
+hundred followers posted one after another wait a hundred round trips; ten at a time wait
+ten. Ten is also botocore's connection pool per client (max_pool_connections), so no
+thread waits for a connection or opens one the pool would discard."""
 
 Membership = tuple[str, bool]
 """(target, reading): reading is the connection's view target, else a watched target."""
@@ -207,27 +215,44 @@ def push_body(ddb: Any, settings: Settings, target: str, reading_now: int) -> by
 
 @cache
 def management_client(endpoint: str) -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=aws.botocore_config(aws.TIMEOUTS))
+    config = aws.botocore_config(aws.TIMEOUTS).merge(Config(max_pool_connections=PUSH_THREADS))
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+
+
+@cache
+def _push_pool() -> ThreadPoolExecutor:
+    # Its own pool, not aws.concurrently's: locally every function shares the process, and a
+    # views reply must not queue behind a hundred pushes.
+    return ThreadPoolExecutor(max_workers=PUSH_THREADS, thread_name_prefix="live-push")
+
+
+GONE, FAILED, SENT = "gone", "failed", "sent"
+
+
+def post_one(api: Any, connection_id: str, body: bytes) -> str:
+    """One PostToConnection (botocore's bounded retries inside): SENT, GONE (410) or FAILED."""
+    try:
+        api.post_to_connection(ConnectionId=connection_id, Data=body)
+    except ClientError as exc:
+        return GONE if exc.response.get("Error", {}).get("Code") == "GoneException" else FAILED
+    except BotoCoreError:
+        return FAILED
+    return SENT
 
 
 def post_all(api: Any, connection_ids: Iterable[str], body: bytes) -> set[str]:
-    """PostToConnection to each; returns those that are gone (410). Other errors are logged
-    and skipped: the next change pushes again, and one follower never fails the others."""
-    gone: set[str] = set()
-    failed = 0
-    for connection_id in connection_ids:
-        try:
-            api.post_to_connection(ConnectionId=connection_id, Data=body)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "GoneException":
-                gone.add(connection_id)
-            else:
-                failed += 1
-        except BotoCoreError:
-            failed += 1
+    """PostToConnection to each, PUSH_THREADS at a time; returns those that are gone (410).
+    Other errors are logged and skipped: the next change pushes again, and one follower never
+    fails the others. Returns only once every post has ended, so no post outlives the
+    invocation and a later push (the corrected readingNow, the next batch) cannot overtake it."""
+    ids = list(connection_ids)
+    futures = [_push_pool().submit(post_one, api, connection_id, body) for connection_id in ids]
+    wait(futures)  # all of them, even if one raised something unforeseen
+    outcomes = [future.result() for future in futures]
+    failed = outcomes.count(FAILED)
     if failed:
         log("warn", "live_push_failed", connections=failed)
-    return gone
+    return {connection_id for connection_id, outcome in zip(ids, outcomes, strict=True) if outcome == GONE}
 
 
 def forget_gone(ddb: Any, table: str, target: str, followers: Followers, gone: set[str]) -> None:

@@ -127,12 +127,33 @@ class StatsMessage(_Message):
 PageName = Annotated[StrictStr, Field(min_length=1, max_length=MAX_PAGE_NAME), AfterValidator(reject_unsafe_characters)]
 
 
+class ReadingTarget(_Message):
+    """The one post or page a connection reads (its target), named as a view or watch names it."""
+
+    articleId: ArticleId | None = None
+    page: PageName | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReadingTarget:
+        if (self.articleId is None) == (self.page is None):
+            raise ValueError("exactly one of articleId and page")
+        return self
+
+    @property
+    def target(self) -> str:
+        """As schema.ViewEvent.target spells it."""
+        return f"post:{self.articleId}" if self.articleId is not None else f"page:{self.page}"
+
+
 class WatchMessage(_Message):
     """`watch` from the client: follow these targets' live counts, without counting a view."""
 
     message: Literal["watch"]
     articleIds: Annotated[list[ArticleId], Field(max_length=MAX_WATCHED)] = []
     pages: Annotated[list[PageName], Field(max_length=MAX_WATCHED)] = []
+    reading: ReadingTarget | None = None
+    """Makes this the connection's target (in its readingNow) without counting a view: a
+    reopened socket's way back into readingNow."""
 
     @model_validator(mode="after")
     def _at_most_50(self) -> WatchMessage:
@@ -270,6 +291,7 @@ _MESSAGES = {
     "extra_forbidden": "unknown field",
     "missing": "required",
     "literal_error": "must be {expected}",
+    "model_type": "must be an object",
 }
 _SIG_RULE = "must be 64 lower-case hex digits"
 _MESSAGES_BY_FIELD = {

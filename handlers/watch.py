@@ -1,7 +1,10 @@
 """watch: follow up to 50 posts and pages live, without counting a view.
 
 The list replaces the connection's previous one (an empty list stops watching) and adds
-nothing to any readingNow. The reply carries each target's stored counts and the
+nothing to any readingNow. The optional `reading` names the connection's own target, as its
+last view did: a reopened socket (the page was hidden, or the gateway closed it idle) is
+counted in that target's readingNow again without counting a view or spending the
+connection's views budget. The reply carries each target's stored counts and the
 readingNow the fan-out last pushed for it, read by key in one BatchGetItem beside the
 one UpdateItem that stores the list (handlers/connections.py).
 """
@@ -41,6 +44,8 @@ def accept_watch(body: str, settings: Settings) -> WatchMessage:
     for index, page in enumerate(message.pages):
         if page not in known:
             raise ClientMistake("invalid_event", f"pages.{index}: not a page of this blog")
+    if message.reading is not None and message.reading.page is not None and message.reading.page not in known:
+        raise ClientMistake("invalid_event", "reading.page: not a page of this blog")
     return message
 
 
@@ -73,10 +78,14 @@ def watch(ddb: Any, settings: Settings, request: WebSocketRequest, message: Watc
     now = connections.now()
     expiry = connections.expires_at(request.connected_at_ms, now)
     table = settings.table(CONNECTIONS)
-    _, reply = aws.concurrently(
-        lambda: connections.set_watching(ddb, table, request.connection_id, message.targets, expiry),
+    reading = message.reading.target if message.reading is not None else None
+    calls = [
         lambda: read_watched(ddb, settings, message),
-    )
+        lambda: connections.set_watching(ddb, table, request.connection_id, message.targets, expiry, reading),
+    ]
+    if reading is not None:
+        calls.append(lambda: connections.add_reader(ddb, table, reading, request.connection_id, expiry))
+    reply, *_ = aws.concurrently(*calls)
     assert isinstance(reply, WatchReply)
     return reply
 

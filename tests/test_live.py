@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -11,9 +12,15 @@ from support.aws import Cloud
 from support.events import post_item, ws_message
 
 from handlers import aws, disconnect, live, views, watch
-from handlers.connections import CONNECTION_LIMIT_SECONDS, EXPIRY_MARGIN_SECONDS, expires_at
+from handlers.connections import (
+    CONNECTION_LIMIT_SECONDS,
+    EXPIRY_MARGIN_SECONDS,
+    VIEWS_ATTRIBUTE,
+    connection_key,
+    expires_at,
+)
 from handlers.settings import load_settings
-from handlers.wiring import CONNECTIONS, HOME_AND_PROFILE, POST_COUNT_READER
+from handlers.wiring import CONNECTIONS, ENV_VIEWS_PER_CONNECTION, HOME_AND_PROFILE, POST_COUNT_READER
 
 
 def frame(handler: Any, body: dict[str, Any] | str, connection: str, route: str) -> dict[str, Any]:
@@ -174,12 +181,79 @@ def test_live_watch_replaces_the_list_and_empty_stops(cloud: Cloud, fanout: Fano
         {"message": "watch", "pages": ["Home\u0000"]},
         {"message": "watch", "articleIds": [1]},
         {"message": "watch", "extra": True},
+        {"message": "watch", "reading": {}},
+        {"message": "watch", "reading": {"articleId": "a", "page": "Home_Page"}},
+        {"message": "watch", "reading": {"articleId": "a b"}},
+        {"message": "watch", "reading": {"articleId": "x" * 129}},
+        {"message": "watch", "reading": {"page": "Nope_Page"}},
+        {"message": "watch", "reading": {"page": "Home\u0000"}},
+        {"message": "watch", "reading": {"articleId": "a", "articleTitle": "A"}},
+        {"message": "watch", "reading": "hello-world"},
+        {"message": "watch", "reading": ["hello-world"]},
+        {"message": "watch", "reading": {"articleId": 1}},
     ],
 )
 def test_live_watch_hostile_input_is_refused_and_changes_nothing(cloud: Cloud, body: dict[str, Any]) -> None:
     reply = watch_frame("w", body)
     assert reply["error"] == "invalid_event", reply
     assert cloud.items(CONNECTIONS) == []
+
+
+@pytest.mark.parametrize(
+    ("reading", "detail"),
+    [
+        ({}, "reading: exactly one of articleId and page"),
+        ({"articleId": "a", "page": "Home_Page"}, "reading: exactly one of articleId and page"),
+        ({"page": "Nope_Page"}, "reading.page: not a page of this blog"),
+        ("hello-world", "reading: must be an object"),
+        ({"articleId": "a b"}, "reading.articleId: only letters, digits and . _ ~ : / - are allowed"),
+    ],
+)
+def test_live_watch_reading_refusals_say_what_is_wrong(cloud: Cloud, reading: object, detail: str) -> None:
+    assert watch_frame("w", {"message": "watch", "reading": reading})["detail"] == detail
+
+
+def test_live_watch_reading_counts_in_readingnow_without_a_view(
+    cloud: Cloud, fanout: Fanout, api: FakeManagementApi
+) -> None:
+    view("one")
+    fanout.run(CONNECTIONS)
+    api.pushed.clear()
+    body = {"message": "watch", "articleIds": ["hello-world"], "reading": {"articleId": "hello-world"}}
+    reply = watch_frame("reopened", body)
+    assert reply["status"] == "ok"
+    assert view("two")["readingNow"] == 3, "the reopened connection reads the post again"
+    assert len(cloud.receive("post_view")) == 2, "watch counted no view"
+    fanout.run(CONNECTIONS)
+    assert followers(cloud, "post:hello-world") == {"r#one", "r#two", "r#reopened", "w#reopened"}
+    assert api.to("one")[-1]["readingNow"] == 3
+
+
+def test_live_watch_reading_a_page_counts_in_its_readingnow(cloud: Cloud, fanout: Fanout) -> None:
+    watch_frame("reopened", {"message": "watch", "reading": {"page": "Home_Page"}})
+    reply = frame(views.handler, {"message": "views", "currentPage": "/"}, "other", "views")
+    assert (reply["page"], reply["readingNow"]) == ("Home_Page", 2)
+    fanout.run(CONNECTIONS)
+    assert followers(cloud, "page:Home_Page") == {"r#reopened", "r#other"}
+
+
+def test_live_watch_reading_spends_no_views_budget(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VIEWS_PER_CONNECTION, "1")
+    aws.reset()
+    for _ in range(3):
+        watch_frame("reopened", {"message": "watch", "reading": {"articleId": "hello-world"}})
+    item = cloud.ddb.get_item(TableName=cloud.table(CONNECTIONS), Key=connection_key("reopened"))["Item"]
+    assert VIEWS_ATTRIBUTE not in item
+    assert view("reopened")["status"] == "ok", "its one view is still allowed"
+
+
+def test_live_watch_reading_moves_the_target_as_a_view_would(cloud: Cloud, fanout: Fanout) -> None:
+    view("conn", "first")
+    fanout.run(CONNECTIONS)
+    watch_frame("conn", {"message": "watch", "reading": {"articleId": "second"}})
+    fanout.run(CONNECTIONS)
+    assert followers(cloud, "post:first") == set()
+    assert followers(cloud, "post:second") == {"r#conn"}
 
 
 def test_live_fan_out_pushes_counts_and_readingnow_to_every_follower(
@@ -231,6 +305,64 @@ def test_live_push_to_a_gone_connection_forgets_it_and_corrects_readingnow(
     assert not [i for i in cloud.items(CONNECTIONS) if "gone" in i["sk"]["S"] + i["pk"]["S"]]
     fanout.run(CONNECTIONS)
     assert view("four")["readingNow"] == 3
+
+
+class MeetingManagementApi(FakeManagementApi):
+    """Holds each post until live.PUSH_THREADS posts are in flight together: posts sent one
+    after another never meet, and the barrier breaks (after a generous wait) instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meeting = threading.Barrier(live.PUSH_THREADS, timeout=60)
+        self.lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
+
+    def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self.meeting.wait()
+            super().post_to_connection(ConnectionId, Data)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_live_fan_out_posts_concurrently_and_bounded(
+    cloud: Cloud, fanout: Fanout, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readers = [f"reader-{n}" for n in range(2 * live.PUSH_THREADS)]
+    for connection in readers:
+        view(connection)
+    fanout.run(CONNECTIONS)
+    meeting = MeetingManagementApi()
+    monkeypatch.setattr(live, "management_client", lambda endpoint: meeting)
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 40))
+    assert fanout.run(POST_COUNT_READER) == []
+    assert all(meeting.to(c)[-1]["totalViews"] == 40 for c in readers), "every reader got the push"
+    assert meeting.most_in_flight == live.PUSH_THREADS, "PUSH_THREADS posts at a time, never more"
+
+
+def test_live_a_failed_post_fails_no_other_and_forgets_nobody(
+    cloud: Cloud, fanout: Fanout, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for connection in ("one", "two", "throttled"):
+        view(connection)
+    fanout.run(CONNECTIONS)
+    original = api.post_to_connection
+
+    def post(ConnectionId: str, Data: bytes) -> None:
+        if ConnectionId == "throttled":
+            raise ClientError({"Error": {"Code": "LimitExceededException", "Message": ""}}, "PostToConnection")
+        original(ConnectionId, Data)
+
+    monkeypatch.setattr(api, "post_to_connection", post)
+    api.pushed.clear()
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 8))
+    assert fanout.run(POST_COUNT_READER) == []
+    assert [p["readingNow"] for p in api.to("one")] == [3] and [p["readingNow"] for p in api.to("two")] == [3]
+    assert followers(cloud, "post:hello-world") == {"r#one", "r#two", "r#throttled"}
 
 
 def test_live_replayed_record_never_pushes_lower_counts(cloud: Cloud, fanout: Fanout, api: FakeManagementApi) -> None:

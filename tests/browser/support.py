@@ -31,6 +31,16 @@ from local import launcher
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_JS = REPO / "client" / "analytics.js"
+VISIBILITY = """
+let hidden = false;
+Object.defineProperty(Document.prototype, 'hidden', {get: () => hidden});
+Object.defineProperty(Document.prototype, 'visibilityState', {get: () => hidden ? 'hidden' : 'visible'});
+window.setHidden = (value) => {
+  hidden = value;
+  document.dispatchEvent(new Event('visibilitychange'));
+};
+"""
+"""An init script: setHidden(true) hides the page and setHidden(false) shows it again."""
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

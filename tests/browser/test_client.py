@@ -322,7 +322,8 @@ def test_queue_resends_views_made_while_the_server_dropped_the_connection(
     views_after(gateway, 3)
     assert [(n, m.get("currentPage") or m) for n, m in gateway.frames] == [
         (0, "/"),
-        (1, {"message": "watch", "articleIds": [], "pages": ["Home_Page"]}),  # follows its page again
+        # follows and reads its page again
+        (1, {"message": "watch", "articleIds": [], "pages": ["Home_Page"], "reading": {"page": "Home_Page"}}),
         (1, "/pages/about"),
         (1, "/pages/contacts"),
     ]

@@ -13,20 +13,11 @@ from typing import Any
 
 import pytest
 
-from .support import REPO, FakeGateway, Site, Tab, wait_until
+from .support import REPO, VISIBILITY, FakeGateway, Site, Tab, wait_until
 
 pytestmark = pytest.mark.slow  # each test drives a real browser
 
 # window.setHidden(true|false) hides or shows the tab as a browser does.
-VISIBILITY = """
-let hidden = false;
-Object.defineProperty(Document.prototype, 'hidden', {get: () => hidden});
-Object.defineProperty(Document.prototype, 'visibilityState', {get: () => hidden ? 'hidden' : 'visible'});
-window.setHidden = (value) => {
-  hidden = value;
-  document.dispatchEvent(new Event('visibilitychange'));
-};
-"""
 DNT_ON = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
 POST = 'data-allow-localhost data-article-id="hello-world" data-article-title="Hello World"'
 COUNTS = (
@@ -67,9 +58,11 @@ def open_post_hideable(new_tab: Callable[..., Tab], site: Site, gateway: FakeGat
 
 
 def assert_follows_again(gateway: FakeGateway) -> None:
-    """The second connection's first frame follows the post with watch; no view was added."""
+    """The second connection's first frame follows the post with watch, reading it again (readingNow);
+    no view was added."""
     wait_until(lambda: len(gateway.frames) == 2, what="the socket reopened")
-    assert gateway.frames[1] == (1, {"message": "watch", "articleIds": ["hello-world"], "pages": []})
+    watch = {"message": "watch", "articleIds": ["hello-world"], "pages": [], "reading": {"articleId": "hello-world"}}
+    assert gateway.frames[1] == (1, watch)
     assert len(gateway.views) == 1, "following again is not a new view"
 
 
@@ -230,7 +223,7 @@ def test_watch_follows_the_listed_posts_and_again_on_a_new_socket(tab: Tab, site
     gateway.drop_connections()
 
     wait_until(lambda: len(gateway.frames) == 3, what="the reconnect")
-    assert gateway.frames[2] == (1, watch)
+    assert gateway.frames[2] == (1, {**watch, "reading": {"page": "Home_Page"}}), "and reads its own page again"
     gateway.push(counts("second-post", 7, 4), connection=1)
     wait_until(lambda: tab.page.text_content("#other") == "7", what="a push for a watched post")
 

@@ -8,7 +8,8 @@ left alone; its pages come from a `Site` on another port, admitted with --allowe
 What a reader sees: a second tab's count and readingNow move without a reload when a third
 reader arrives and when one leaves; a home page's watched post moves too; a socket that the
 gateway closes for idleness (here after 2 s, on AWS after 10 minutes) is reopened and
-follows the post again with `watch`, not a new view.
+follows the post again with `watch`, not a new view, and is one of its readers again
+(`reading`), as is a tab hidden past that close and shown again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 
 from local import launcher
 
-from .support import SETTLE_SECONDS, START_SECONDS, Site, Tab, wait_until
+from .support import SETTLE_SECONDS, START_SECONDS, VISIBILITY, Site, Tab, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +80,16 @@ def live() -> Iterator[LiveStack]:
 
 def new_article() -> str:
     return f"live-{uuid.uuid4().hex[:12]}"
+
+
+def writer_total(live: LiveStack, url: str) -> int:
+    """The post's totalViews as counted (the writer table), read consistently."""
+    item = live.ready.client("dynamodb").get_item(
+        TableName=live.ready.table("PostCountWriter"),
+        Key={"articleId": {"S": url.rsplit("/", 1)[1]}},
+        ConsistentRead=True,
+    )["Item"]
+    return int(item["totalViews"]["N"])
 
 
 def shown(tab: Tab) -> tuple[str | None, str | None]:
@@ -137,9 +148,23 @@ def test_socket_closed_for_idleness_follows_again_with_watch(new_tab: Callable[.
         wait_until(
             lambda: shown(first)[0] == "2", SETTLE_SECONDS, "a push on the reopened socket", lambda: shown(first)
         )
-        counts = live.ready.client("dynamodb").get_item(
-            TableName=live.ready.table("PostCountWriter"),
-            Key={"articleId": {"S": url.rsplit("/", 1)[1]}},
-            ConsistentRead=True,
-        )["Item"]
-        assert counts["totalViews"]["N"] == "2", "following again after the reconnect was not a view"
+        assert writer_total(live, url) == 2, "following again after the reconnect was not a view"
+
+
+def test_tab_hidden_past_the_close_and_shown_again_reads_again(new_tab: Callable[..., Tab]) -> None:
+    with live_stack("--idle-timeout", "2") as live:
+        url = live.post(new_article())
+        hidden = new_tab(VISIBILITY, person=True)
+        hidden.page.goto(url)
+        wait_until(lambda: shown(hidden)[1] == "1", SETTLE_SECONDS, "the view's reply")
+        hidden.page.evaluate("setHidden(true)")
+        other = read(new_tab, url)
+        wait_until(lambda: shown(other)[1] == "2", SETTLE_SECONDS, "both reading", lambda: shown(other))
+        # Hidden, the tab does not reopen the socket the gateway closed: it stops reading.
+        wait_until(lambda: shown(other)[1] == "1", SETTLE_SECONDS, "the closed tab gone", lambda: shown(other))
+
+        hidden.page.evaluate("setHidden(false)")
+
+        wait_until(lambda: shown(other)[1] == "2", SETTLE_SECONDS, "the shown tab reading again", lambda: shown(other))
+        wait_until(lambda: shown(hidden) == ("2", "2"), SETTLE_SECONDS, "its own push", lambda: shown(hidden))
+        assert writer_total(live, url) == 2, "reading again was not a view"

@@ -161,3 +161,22 @@ def test_live_push_to_a_gone_connection_removes_it(stack: LocalStack) -> None:
     assert not [i for i in items if gone in i["pk"]["S"] + i["sk"]["S"]]
     assert Reader(stack).view(article)["readingNow"] == 2
     reader.close()
+
+
+def test_live_reopened_socket_reads_again_with_watch_reading(stack: LocalStack) -> None:
+    article = new_article()
+    stays, leaves = Reader(stack), Reader(stack)
+    stays.view(article)
+    assert leaves.view(article)["readingNow"] == 2
+    leaves.close()  # the page was hidden for minutes, or the gateway closed it idle
+    stays.wait_push("the closed socket left", lambda p: p["readingNow"] == 1)
+
+    reopened = Reader(stack)
+    reply = reopened.ask({"message": "watch", "articleIds": [article], "reading": {"articleId": article}})
+
+    assert reply["status"] == "ok", reply
+    stays.wait_push("the reopened socket reads again", lambda p: p["totalViews"] == 2 and p["readingNow"] == 2)
+    reopened.wait_push("its own push", lambda p: p["articleId"] == article and p["readingNow"] == 2)
+    assert Reader(stack).view(article)["readingNow"] == 3
+    stays.wait_push("the third view", lambda p: p["totalViews"] >= 3)
+    assert reader_total(stack, article) == 3, "reading again counted no view"
