@@ -46,6 +46,8 @@ NARROWED: dict[str, tuple[str, ...]] = {
     "handlers/repair.py": ("tests/test_repair*.py",),
     "handlers/origins.py": ("tests/test_origins*.py", "tests/test_properties.py"),
     "handlers/ledger.py": ("tests/test_ledger*.py", "tests/test_counter*.py"),
+    "handlers/api.py": ("tests/test_api*.py", "tests/test_connect_default.py"),
+    "handlers/connections.py": ("tests/test_connections*.py", "tests/test_views_budget.py"),
 }
 
 
