@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
+
+from botocore.exceptions import ClientError
 
 from handlers import aws
 from handlers.attributes import Item, number
@@ -78,9 +80,16 @@ def is_live(item: Item, now: float) -> bool:
     return number(item, TTL_ATTRIBUTE) > now
 
 
-def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry: int, budget: int = 0) -> bool:
+class Followed(NamedTuple):
+    within_budget: bool
+    held_target: str | None = None
+    """When the budget was spent: the target the connection kept (its item is unchanged)."""
+
+
+def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry: int, budget: int = 0) -> Followed:
     """Make `target` the connection's target (a later view moves it) and count the view
-    against the connection's budget; False, changing nothing, when the budget is spent.
+    against the connection's budget; when the budget is spent nothing changes, and the
+    answer names the target the connection kept (the refused write returns the old item).
 
     `budget` 0 is none. A view sent again with the same viewId (after `unavailable`) is
     counted against the budget again: the budget bounds the frames a connection sends.
@@ -96,8 +105,22 @@ def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry:
     }
     if budget:
         request["ConditionExpression"] = "attribute_not_exists(#views) OR #views < :budget"
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         values[":budget"] = {"N": str(budget)}
-    return aws.written(ddb.update_item, **request)
+    try:
+        ddb.update_item(**request)
+    except ClientError as exc:
+        if not aws.condition_failed(exc):
+            raise
+        held = exc.response.get("Item", {}).get("target", {}).get("S")
+        return Followed(within_budget=False, held_target=held if isinstance(held, str) else None)
+    return Followed(within_budget=True)
+
+
+def drop_reader(ddb: Any, table: str, target: str, connection_id: str) -> None:
+    """Take back a reader item put beside a view that was then refused (views budget), so a
+    connection past its budget cannot make itself a reader of every post it names."""
+    ddb.delete_item(TableName=table, Key=follower_key(target, connection_id, reading=True))
 
 
 def add_reader(ddb: Any, table: str, target: str, connection_id: str, expiry: int) -> None:

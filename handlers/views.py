@@ -116,14 +116,19 @@ def counts_and_readers(
     table, now = settings.table(CONNECTIONS), connections.now()
     expiry = connections.expires_at(request.connected_at_ms, now)
     budget = settings.views_per_connection
-    reply, within_budget, _, others = aws.concurrently(
+    reply, followed, _, others = aws.concurrently(
         lambda: stored_counts(ddb, settings, event, title),
         lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry, budget),
         lambda: connections.add_reader(ddb, table, event.target, request.connection_id, expiry),
         lambda: connections.readers_besides(ddb, table, event.target, request.connection_id, now),
     )
     assert isinstance(reply, PostViewReply | PageViewReply)
-    if not within_budget:
+    if not followed.within_budget:
+        # The reader item went in beside the refused update; it stays only where the
+        # connection still is (its held target). This takes the publish's place in the
+        # reply path, so reply_calls is unchanged.
+        if followed.held_target != event.target:
+            connections.drop_reader(ddb, table, event.target, request.connection_id)
         return None
     return reply.model_copy(update={"readingNow": others + 1})
 

@@ -297,8 +297,11 @@ WIRING = Wiring(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:GetItem",)),
                 # The connection's target and views budget (UpdateItem), its reader item
-                # (PutItem) and readingNow (a Query by target).
-                TableGrant(CONNECTIONS, ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")),
+                # (PutItem; DeleteItem takes it back when the budget refuses the view) and
+                # readingNow (a Query by target).
+                TableGrant(
+                    CONNECTIONS, ("dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+                ),
             ),
             publishes=True,
             # The counts read, the target's update and readingNow's query side by side, then

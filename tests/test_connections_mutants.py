@@ -89,7 +89,7 @@ def test_connections_item_live_until_its_expiry_passes() -> None:
 
 def test_connections_view_moves_the_target_and_counts_against_no_budget() -> None:
     ddb = RecordingDynamoDB()
-    assert follow_target(ddb, "t-Connections", "c1", "post:a", 123) is True
+    assert follow_target(ddb, "t-Connections", "c1", "post:a", 123) == (True, None)
     [(name, request)] = ddb.calls
     assert name == "update_item"
     assert request == {
@@ -103,15 +103,19 @@ def test_connections_view_moves_the_target_and_counts_against_no_budget() -> Non
 
 def test_connections_view_under_a_budget_is_conditional() -> None:
     ddb = RecordingDynamoDB()
-    assert follow_target(ddb, "t-Connections", "c1", "page:home", 123, budget=5) is True
+    assert follow_target(ddb, "t-Connections", "c1", "page:home", 123, budget=5) == (True, None)
     [(_, request)] = ddb.calls
     assert request["ConditionExpression"] == "attribute_not_exists(#views) OR #views < :budget"
+    assert request["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
     assert request["ExpressionAttributeValues"][":budget"] == {"N": "5"}
 
 
 def test_connections_spent_budget_answers_false() -> None:
-    failed = ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "no"}}, "UpdateItem")
-    assert follow_target(RecordingDynamoDB(error=failed), "t", "c1", "page:home", 123, budget=1) is False
+    failed = ClientError(
+        {"Error": {"Code": "ConditionalCheckFailedException", "Message": "no"}, "Item": {"target": {"S": "post:a"}}},
+        "UpdateItem",
+    )
+    assert follow_target(RecordingDynamoDB(error=failed), "t", "c1", "page:home", 123, budget=1) == (False, "post:a")
 
 
 def test_connections_reader_recorded_with_its_expiry() -> None:

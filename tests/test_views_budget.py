@@ -73,3 +73,28 @@ def test_a_bad_budget_setting_names_the_variable(raw: str) -> None:
 def test_budget_setting_read() -> None:
     assert settings_from({ENV_STACK: "test", ENV_VIEWS_PER_CONNECTION: "100"}).views_per_connection == 100
     assert settings_from({ENV_STACK: "test"}).views_per_connection == 0
+
+
+def readers_of(cloud: Cloud, target: str) -> set[str]:
+    items = cloud.items(CONNECTIONS)
+    return {i["sk"]["S"] for i in items if i["pk"]["S"] == target and i["sk"]["S"].startswith("r#")}
+
+
+def view_of(connection: str, article: str, view_id: str) -> dict[str, Any]:
+    event = ws_message({"message": "views", "articleId": article, "viewId": view_id}, route="views")
+    event["requestContext"]["connectionId"] = connection
+    reply: dict[str, Any] = json.loads(views.handler(event, None)["body"])
+    return reply
+
+
+def test_a_refused_view_leaves_no_reader_behind(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its budget a connection cannot make itself a reader of every post it names: the
+    reader item put beside the refused update is taken back, except where it still reads."""
+    monkeypatch.setenv(ENV_VIEWS_PER_CONNECTION, "1")
+    aws.reset()
+    assert view_of("h", "a", "view-id-000000000001")["status"] == "ok"
+    for n, article in enumerate(["b", "c", "a"], start=2):
+        assert view_of("h", article, f"view-id-{n:012d}")["error"] == "rate_limited"
+    assert readers_of(cloud, "post:b") == readers_of(cloud, "post:c") == set()
+    assert readers_of(cloud, "post:a") == {"r#h"}, "a refused view of its own post keeps it reading"
+    assert view_of("other", "b", "view-id-000000000009")["readingNow"] == 1

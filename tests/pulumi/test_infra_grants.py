@@ -63,7 +63,7 @@ EXPECTED: dict[str, list[tuple[str, list[str], str]]] = {
         ("HomeAndProfileAccess", ["dynamodb:GetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
         (
             "ConnectionsAccess",
-            ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
             "dynamodb:table/{stack}-Connections",
         ),
         ("PublishViewEvents", ["sns:Publish"], "sns:{prefix}-view-events"),
