@@ -332,7 +332,9 @@ WIRING = Wiring(
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
-                TableGrant(CONNECTIONS, ("dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
+                # The watch list (UpdateItem), and the reader item of a target named as
+                # `reading` (PutItem), as a view puts it.
+                TableGrant(CONNECTIONS, ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")),
             ),
             # The watch list's update beside one BatchGetItem (a second for unprocessed keys).
             reply_calls=2,

@@ -71,7 +71,11 @@ EXPECTED: dict[str, list[tuple[str, list[str], str]]] = {
     "watch": [
         ("PostCountReaderAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-PostCountReader"),
         ("HomeAndProfileAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
-        ("ConnectionsAccess", ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], "dynamodb:table/{stack}-Connections"),
+        (
+            "ConnectionsAccess",
+            ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "dynamodb:table/{stack}-Connections",
+        ),
     ],
     **{
         function: [
