@@ -12,6 +12,7 @@
   var REDRAW_EVERY_MS = 30000; // at most one fresh copy of the charts per this
   var REDRAW_AFTER_MS = 5000; // let the Series consumer record the pushed views first
   var REOPEN_MS = 2000;
+  var STALE_MS = 60000; // a fresh copy at least this often: what no push moves (new posts, referrers, refusals)
 
   var latest = {}; // "post:<id>" / "page:<name>" -> {total, unique}, all-time, highest seen
   var rendered = {}; // the same keys -> {total, unique} as the page was rendered
@@ -167,6 +168,12 @@
         learn(message);
       } else if (message.message === "watch" && message.status === "ok") {
         (message.articles || []).concat(message.pages || []).forEach(learn);
+      } else if (message.message === "error") {
+        // The watch was refused (e.g. a page no rule counts any more): no pushes will come.
+        socket.onclose = null;
+        socket.close();
+        fallBack("watch refused: " + message.error);
+        return;
       } else {
         return;
       }
@@ -182,4 +189,5 @@
 
   remember();
   open();
+  setInterval(scheduleRedraw, STALE_MS);
 })();

@@ -5,12 +5,14 @@ itself counts nothing (it only sends `watch`)."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from playwright.sync_api import WebSocketRoute
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
@@ -101,6 +103,29 @@ def test_dashboard_reloads_every_30_s_when_its_socket_cannot_open(new_tab: Calla
     def fell_back() -> bool:
         tab.page.wait_for_timeout(100)  # playwright delivers console events only while it is called
         return any("live counts unavailable" in line for line in tab.console)
+
+    wait_until(fell_back, SETTLE_SECONDS, "the fallback", last=lambda: tab.console)
+    with tab.page.expect_navigation(timeout=REDRAW_SECONDS * 1000):
+        pass  # the fallback's location.reload()
+    assert tab.page.evaluate("window.notReloaded") is None
+
+
+def test_dashboard_reloads_every_30_s_when_its_watch_is_refused(new_tab: Callable[..., Tab], stack: Stack) -> None:
+    """A refused watch (e.g. a page no rule counts any more) brings no pushes: the page must
+    fall back to reloading rather than go stale with its socket open."""
+    tab = new_tab(person=True)
+    refusal = {"message": "error", "error": "invalid_event", "detail": "pages.0: not a page of this blog"}
+
+    def gateway(ws: WebSocketRoute) -> None:  # stands in for the gateway: refuses every watch
+        ws.on_message(lambda _: ws.send(json.dumps(refusal)))
+
+    tab.page.route_web_socket(re.compile(".*"), gateway)
+    tab.page.goto(f"{stack.origin}/dashboard")
+    tab.page.evaluate("window.notReloaded = true")
+
+    def fell_back() -> bool:
+        tab.page.wait_for_timeout(100)  # playwright delivers console events only while it is called
+        return any("watch refused: invalid_event" in line for line in tab.console)
 
     wait_until(fell_back, SETTLE_SECONDS, "the fallback", last=lambda: tab.console)
     with tab.page.expect_navigation(timeout=REDRAW_SECONDS * 1000):
