@@ -11,6 +11,7 @@ one UpdateItem that stores the list (handlers/connections.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -79,15 +80,32 @@ def watch(ddb: Any, settings: Settings, request: WebSocketRequest, message: Watc
     expiry = connections.expires_at(request.connected_at_ms, now)
     table = settings.table(CONNECTIONS)
     reading = message.reading.target if message.reading is not None else None
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: read_watched(ddb, settings, message),
         lambda: connections.set_watching(ddb, table, request.connection_id, message.targets, expiry, reading),
     ]
     if reading is not None:
         calls.append(lambda: connections.add_reader(ddb, table, reading, request.connection_id, expiry))
-    reply, *_ = aws.concurrently(*calls)
+        # The `n` item holds what the fan-out last pushed, without this connection: its own
+        # target gets an exact count, as a views reply does (one more Query, side by side).
+        calls.append(lambda: connections.readers_besides(ddb, table, reading, request.connection_id, now))
+    reply, *rest = aws.concurrently(*calls)
     assert isinstance(reply, WatchReply)
-    return reply
+    if reading is None:
+        return reply
+    others = rest[-1]
+    assert isinstance(others, int)
+    return with_own_reader(reply, reading, others + 1)
+
+
+def with_own_reader(reply: WatchReply, target: str, reading_now: int) -> WatchReply:
+    """Pure: the reply with `target`'s readingNow replaced by the exact count."""
+    articles = [
+        a.model_copy(update={"readingNow": reading_now}) if f"post:{a.articleId}" == target else a
+        for a in reply.articles
+    ]
+    pages = [p.model_copy(update={"readingNow": reading_now}) if f"page:{p.page}" == target else p for p in reply.pages]
+    return reply.model_copy(update={"articles": articles, "pages": pages})
 
 
 def handler(event: dict[str, Any], context: object) -> WebSocketResponse:

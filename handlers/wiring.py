@@ -332,9 +332,11 @@ WIRING = Wiring(
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
-                # The watch list (UpdateItem), and the reader item of a target named as
-                # `reading` (PutItem), as a view puts it.
-                TableGrant(CONNECTIONS, ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")),
+                # The watch list (UpdateItem), and for a target named as `reading` its
+                # reader item (PutItem, as a view puts it) and its readingNow (Query).
+                TableGrant(
+                    CONNECTIONS, ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+                ),
             ),
             # The watch list's update beside one BatchGetItem (a second for unprocessed keys).
             reply_calls=2,

@@ -222,6 +222,7 @@ def test_live_watch_reading_counts_in_readingnow_without_a_view(
     body = {"message": "watch", "articleIds": ["hello-world"], "reading": {"articleId": "hello-world"}}
     reply = watch_frame("reopened", body)
     assert reply["status"] == "ok"
+    assert reply["articles"][0]["readingNow"] == 2, "its own reply counts it, exactly, as a views reply would"
     assert view("two")["readingNow"] == 3, "the reopened connection reads the post again"
     assert len(cloud.receive("post_view")) == 2, "watch counted no view"
     fanout.run(CONNECTIONS)

@@ -73,7 +73,7 @@ EXPECTED: dict[str, list[tuple[str, list[str], str]]] = {
         ("HomeAndProfileAccess", ["dynamodb:BatchGetItem"], "dynamodb:table/{stack}-HomeAndProfile"),
         (
             "ConnectionsAccess",
-            ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
             "dynamodb:table/{stack}-Connections",
         ),
     ],
