@@ -94,10 +94,14 @@ ArticleSig = Annotated[StrictStr, Field(min_length=64, max_length=64, pattern=r"
 """HMAC-SHA256 of the post's id and title, 64 lower-case hex digits (handlers/signing.py)."""
 
 
-class _Message(BaseModel):
+class _Strict(BaseModel):
     # Unknown fields are refused rather than ignored: a typo such as `articleID`
     # would otherwise silently count a post view as an unknown page.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Message(_Strict):
+    """A client message: each subclass is one route (tests/test_wiring.py checks the routes)."""
 
 
 class ViewMessage(_Message):
@@ -127,7 +131,7 @@ class StatsMessage(_Message):
 PageName = Annotated[StrictStr, Field(min_length=1, max_length=MAX_PAGE_NAME), AfterValidator(reject_unsafe_characters)]
 
 
-class ReadingTarget(_Message):
+class ReadingTarget(_Strict):
     """The one post or page a connection reads (its target), named as a view or watch names it."""
 
     articleId: ArticleId | None = None
