@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
+from support import grants
 from support.aws import Cloud, build_cloud, fake_aws_environment, set_handler_environment, unbuilt_topic_arn
 
 from handlers import aws as handler_clients
@@ -14,6 +15,8 @@ from local import in_process
 # A function's side-by-side calls (handlers.aws.concurrently) reach moto from several
 # threads; AWS answers each request atomically, and so must moto here.
 in_process.serialise_requests()
+# And AWS refuses a call the function's IAM grant does not allow, so here it fails the test.
+grants.enforce()
 
 
 @pytest.fixture
