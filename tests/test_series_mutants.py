@@ -21,6 +21,7 @@ AT = 1_800_003_599  # 2027-01-15T08:59:59Z, the last second of hour 08
 HOUR = "2027-01-15T08"
 DAY = "2027-01-15"
 ORIGIN = "https://lobste.rs"
+SNS = object()
 
 
 def condition_failed() -> ClientError:
@@ -33,10 +34,13 @@ class ScriptedDynamoDB:
     def __init__(self, outcomes: list[Exception | None] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
         self.outcomes = list(outcomes or [])
+        self.failing_keys: set[str] = set()
 
     def update_item(self, **request: Any) -> dict[str, Any]:
         self.requests.append(json.loads(json.dumps(request)))
         outcome = self.outcomes.pop(0) if self.outcomes else None
+        if request["Key"]["seriesKey"]["S"] in self.failing_keys:
+            outcome = ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
         if outcome is not None:
             raise outcome
         return {}
@@ -272,7 +276,7 @@ def test_series_failed_write_reports_its_records_and_the_rest_are_written(
 @pytest.fixture
 def scripted(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> ScriptedDynamoDB:
     ddb = ScriptedDynamoDB()
-    clients: dict[str, Any] = {"dynamodb": ddb, "sns": object()}
+    clients: dict[str, Any] = {"dynamodb": ddb, "sns": SNS}
     monkeypatch.setattr(series, "aws", _Aws(clients))
     return ddb
 
@@ -310,17 +314,20 @@ def test_series_handler_logs_nothing_when_every_record_is_read(
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize(("topic", "checked"), [("arn:aws:sns:eu-west-1:1:alerts", True), ("", False)])
+@pytest.mark.parametrize(
+    ("topic", "views_per_hour", "checked"),
+    [("arn:aws:sns:eu-west-1:1:alerts", 1, True), ("", 10, False), ("arn:aws:sns:eu-west-1:1:alerts", 0, False)],
+)
 def test_series_handler_checks_alerts_of_written_posts_and_pages_only(
-    scripted: ScriptedDynamoDB, monkeypatch: pytest.MonkeyPatch, topic: str, checked: bool
+    scripted: ScriptedDynamoDB, monkeypatch: pytest.MonkeyPatch, topic: str, views_per_hour: int, checked: bool
 ) -> None:
-    monkeypatch.setenv(ENV_ALERT_VIEWS_PER_HOUR, "10")
+    monkeypatch.setenv(ENV_ALERT_VIEWS_PER_HOUR, str(views_per_hour))
     monkeypatch.setenv(ENV_ALERT_TOPIC_ARN, topic)
     real_aws.reset()
     calls: list[tuple[Any, ...]] = []
 
     def check(ddb: Any, sns: Any, table: str, rule: alerts.Rule, key: str, bucket: str, total: int) -> bool:
-        calls.append((ddb is scripted, table, rule, key, bucket, total))
+        calls.append((ddb is scripted, sns is SNS, table, rule, key, bucket, total))
         return key != "page#Home_Page"
 
     monkeypatch.setattr(alerts, "check", check)
@@ -333,15 +340,31 @@ def test_series_handler_checks_alerts_of_written_posts_and_pages_only(
             record(post("b", 1), "4"),
         ]
     }
-    scripted.outcomes = [None, None, None, None, ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")]
+    scripted.failing_keys = {"post#b"}
     failures = series.handler(event, None)["batchItemFailures"]
     table = load_settings().table(SERIES)
     if checked:
-        rule = alerts.Rule(load_settings().stack, topic, 10)
-        assert calls == [(True, table, rule, "post#a", HOUR, 12), (True, table, rule, "page#Home_Page", HOUR, 4)]
+        rule = alerts.Rule(load_settings().stack, topic, views_per_hour)
+        assert calls == [
+            (True, True, table, rule, "post#a", HOUR, 12),
+            (True, True, table, rule, "page#Home_Page", HOUR, 4),
+        ]
         assert failures == [{"itemIdentifier": "4"}, {"itemIdentifier": "2"}]
     else:
         assert calls == []
         assert failures == [{"itemIdentifier": "4"}]
     keys = [r["Key"]["seriesKey"]["S"] for r in scripted.requests]
-    assert "refh#post#a" in keys, "alerts on: the hourly referrer items are written"
+    assert ("refh#post#a" in keys) == (views_per_hour > 0), "the hourly referrer items are written with alerts on"
+
+
+def test_series_every_failed_write_reports_its_records() -> None:
+    """Two failed writes in a batch: both items' records are retried, or a snapshot is lost."""
+    writes = [ItemWrite(k, "B", {"views": 1}, None, [k]) for k in ("a", "b", "c")]
+    error = ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+    done, failed = series.write_all(ScriptedDynamoDB([error, None, error]), "T", writes)
+    assert (done, failed) == ([writes[1]], ["a", "c"])
+
+
+def test_series_coalesce_keeps_a_lone_records_base() -> None:
+    lone = Snapshot("refh#post#a", HOUR, (("views", 3),), base=2)
+    assert series.coalesce([("1", lone)]) == [ItemWrite("refh#post#a", HOUR, {"views": 3}, 2, ["1"])]

@@ -6,6 +6,7 @@ PutItem), the reply built from the answers, and every refusal."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -76,7 +77,9 @@ def tables(handler_env: None) -> tuple[str, str, str]:
 
 def send(monkeypatch: pytest.MonkeyPatch, ddb: ScriptedDynamoDB, body: dict[str, Any] | str) -> dict[str, Any]:
     # Not aws.client itself: handler_env's teardown clears that function's cache.
-    monkeypatch.setattr(watch, "aws", SimpleNamespace(client=lambda service: ddb, concurrently=aws.concurrently))
+    monkeypatch.setattr(
+        watch, "aws", SimpleNamespace(client={"dynamodb": ddb}.__getitem__, concurrently=aws.concurrently)
+    )
     monkeypatch.setattr(connections, "now", lambda: NOW)
     event = ws_message(body, route="watch")
     event["requestContext"]["connectionId"] = "conn-1"
@@ -254,24 +257,24 @@ def test_watch_refuses_a_frame_that_is_not_json(tables: tuple[str, str, str], mo
 
 
 @pytest.mark.parametrize(
-    ("ddb", "error"),
+    ("make", "error"),
     [
-        (ScriptedDynamoDB(throttled=True), "Unprocessed"),
+        (lambda: ScriptedDynamoDB(throttled=True), "Unprocessed"),
         (
-            ScriptedDynamoDB(error=ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")),
+            lambda: ScriptedDynamoDB(error=ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")),
             "ClientError",
         ),
-        (ScriptedDynamoDB(error=EndpointConnectionError(endpoint_url="http://x")), "EndpointConnectionError"),
+        (lambda: ScriptedDynamoDB(error=EndpointConnectionError(endpoint_url="http://x")), "EndpointConnectionError"),
     ],
 )
 def test_watch_answers_unavailable_and_logs_when_the_read_fails(
     tables: tuple[str, str, str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    ddb: ScriptedDynamoDB,
+    make: Callable[[], ScriptedDynamoDB],
     error: str,
 ) -> None:
-    reply = send(monkeypatch, ddb, {"message": "watch", "articleIds": ["a"]})
+    reply = send(monkeypatch, make(), {"message": "watch", "articleIds": ["a"]})
     assert reply == {"message": "error", "error": "unavailable", "detail": "try again shortly"}
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [(e["level"], e["event"], e["error"]) for e in logged if e["event"] == "watch_unavailable"] == [
