@@ -6,6 +6,7 @@ which records are reported, in seconds."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -73,6 +74,7 @@ class ScriptedDynamoDB:
         self.pages = {k: list(v) for k, v in (pages or {}).items()}
         self.counts = counts or {}
         self.error = error
+        self.throttled = False
 
     def _record(self, name: str, request: dict[str, Any]) -> None:
         self.calls.append((name, json.loads(json.dumps(request))))
@@ -81,7 +83,10 @@ class ScriptedDynamoDB:
         self._record("batch_get_item", request)
         if self.error is not None:
             raise self.error
+        assert len(self.named("batch_get_item")) <= 10, "unbounded retries"
         [table] = request["RequestItems"]
+        if self.throttled:
+            return {"Responses": {}, "UnprocessedKeys": request["RequestItems"]}
         return {"Responses": {table: self.items}}
 
     def batch_write_item(self, **request: Any) -> dict[str, Any]:
@@ -250,25 +255,25 @@ def test_live_reconcile_reads_each_connection_and_writes_its_followers() -> None
 
 
 @pytest.mark.parametrize(
-    ("ddb", "error"),
+    ("make", "error"),
     [
         (
-            ScriptedDynamoDB(error=ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")),
+            lambda: ScriptedDynamoDB(error=ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")),
             "ClientError",
         ),
-        (ScriptedDynamoDB(error=EndpointConnectionError(endpoint_url="http://x")), "EndpointConnectionError"),
-        (ScriptedDynamoDB(items=[conn_item("c1", "post:b")], unprocessed=[1] * 5), "RuntimeError"),
+        (lambda: ScriptedDynamoDB(error=EndpointConnectionError(endpoint_url="http://x")), "EndpointConnectionError"),
+        (lambda: ScriptedDynamoDB(items=[conn_item("c1", "post:b")], unprocessed=[1] * 5), "RuntimeError"),
     ],
 )
 def test_live_reconcile_failure_reports_every_membership_record(
-    ddb: ScriptedDynamoDB, error: str, capsys: pytest.CaptureFixture[str]
+    make: Callable[[], ScriptedDynamoDB], error: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     records = [
         rec("1", conn_item("c1", "post:b"), conn_item("c1", "post:a")),
         rec("2", conn_item("c2", "post:b"), conn_item("c2")),
         rec("3", conn_item("c1", "post:c"), conn_item("c1", "post:b")),
     ]
-    assert live.reconcile(ddb, "T", live.parse_batch({"Records": records}), NOW) == ["1", "3", "2"]
+    assert live.reconcile(make(), "T", live.parse_batch({"Records": records}), NOW) == ["1", "3", "2"]
     assert [(e["level"], e["event"], e["connections"], e["error"]) for e in logged(capsys)] == [
         ("error", "live_memberships_failed", 2, error)
     ]
@@ -467,9 +472,17 @@ def test_live_fan_out_forgets_a_gone_reader_and_pushes_the_corrected_reading_now
         ("w1", push(2)),
     ]
     assert api.pushed[-2:] in ([("r1", push(1)), ("w1", push(1))], [("w1", push(1)), ("r1", push(1))])
-    assert ddb.named("batch_write_item")[0]["RequestItems"][settings.table(CONNECTIONS)][0] == {
-        "DeleteRequest": {"Key": connection_key("g1")}
-    }
+    assert ddb.named("batch_write_item") == [
+        {
+            "RequestItems": {
+                settings.table(CONNECTIONS): [
+                    {"DeleteRequest": {"Key": connection_key("g1")}},
+                    {"DeleteRequest": {"Key": follower_key("post:a", "g1", True)}},
+                ]
+            }
+        }
+    ]
+    assert [q["TableName"] for q in ddb.named("query")] == [settings.table(CONNECTIONS)]
     assert ddb.named("put_item")[0]["Item"]["readingNow"] == {"N": "1"}
     assert [(e["level"], e["event"], e["connections"]) for e in logged(capsys)] == [("info", "live_gone_forgotten", 1)]
 
@@ -504,12 +517,13 @@ def run_handler(
     class Aws:
         @staticmethod
         def client(service: str) -> Any:
-            return ddb
+            return {"dynamodb": ddb}[service]
 
     monkeypatch.setattr(live, "aws", Aws)
 
     def fan_out(d: Any, api: Any, settings: Any, target: str, readers_changed: bool, now: float) -> None:
         made["fan_outs"].append((d is ddb, api, target, readers_changed, now))
+        assert settings == load_settings()
         if target in fail:
             raise RuntimeError("x")
 
@@ -549,8 +563,11 @@ def test_live_handler_skips_targets_retried_with_their_memberships_and_reports_f
     ddb = ScriptedDynamoDB(error=EndpointConnectionError(endpoint_url="x"))
     assert run_handler(monkeypatch, wired, ddb, records, fail=frozenset({"post:c"})) == ["1", "3", "4"]
     assert [t for _, _, t, _, _ in wired["fan_outs"]] == ["post:b", "post:c"]
-    events = [(e["event"], e["error"]) for e in logged(capsys)]
-    assert events == [("live_memberships_failed", "EndpointConnectionError"), ("live_fan_out_failed", "RuntimeError")]
+    events = [(e["level"], e["event"], e["error"]) for e in logged(capsys)]
+    assert events == [
+        ("error", "live_memberships_failed", "EndpointConnectionError"),
+        ("error", "live_fan_out_failed", "RuntimeError"),
+    ]
 
 
 @pytest.mark.parametrize(("interval", "endpoint"), [("0", "https://x.example/stage"), ("2", "")])
@@ -563,3 +580,28 @@ def test_live_handler_without_interval_or_endpoint_pushes_nothing(
     run_handler(monkeypatch, wired, ScriptedDynamoDB(), [rec("2", {"articleId": {"S": "b"}})])
     assert wired["endpoints"] == []
     assert wired["fan_outs"] == [(True, None, "post:b", False, NOW)]
+
+
+def test_live_handler_pushes_with_an_interval_of_one_second(
+    wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVE_INTERVAL_SECONDS", "1")
+    load_settings.cache_clear()
+    run_handler(monkeypatch, wired, ScriptedDynamoDB(), [rec("2", {"articleId": {"S": "b"}})])
+    assert wired["fan_outs"] == [(True, "API", "post:b", False, NOW)]
+
+
+def test_live_reconcile_gives_up_after_five_reads() -> None:
+    """The read is bounded (the function's timeout): past it the records are retried."""
+    ddb = ScriptedDynamoDB()
+    ddb.throttled = True
+    batch = live.parse_batch({"Records": [rec("1", conn_item("c1", "post:b"), conn_item("c1"))]})
+    assert live.reconcile(ddb, "T", batch, NOW) == ["1"]
+    assert len(ddb.named("batch_get_item")) == 5
+
+
+def test_live_push_body_of_a_post_whose_id_holds_a_colon(handler_env: None) -> None:
+    """Article ids may hold `:`: the target's kind is what comes before the first one."""
+    counts = {"a:b": {"articleId": {"S": "a:b"}, "articleTitle": {"S": "T"}, "totalViews": {"N": "2"}}}
+    body = json.loads(live.push_body(ScriptedDynamoDB(counts=counts), load_settings(), "post:a:b", 0))
+    assert body["articleId"] == "a:b" and body["totalViews"] == 2
