@@ -605,3 +605,9 @@ def test_live_push_body_of_a_post_whose_id_holds_a_colon(handler_env: None) -> N
     counts = {"a:b": {"articleId": {"S": "a:b"}, "articleTitle": {"S": "T"}, "totalViews": {"N": "2"}}}
     body = json.loads(live.push_body(ScriptedDynamoDB(counts=counts), load_settings(), "post:a:b", 0))
     assert body["articleId"] == "a:b" and body["totalViews"] == 2
+
+
+def test_live_remove_of_a_count_item_on_a_new_image_stream_names_its_target() -> None:
+    """The count tables' streams are NEW_IMAGE: a deleted post's record carries only Keys."""
+    removed = {"eventName": "REMOVE", "dynamodb": {"SequenceNumber": "9", "Keys": {"articleId": {"S": "a"}}}}
+    assert live.parse_batch({"Records": [removed]}) == LiveBatch(targets={"post:a": ["9"]})
