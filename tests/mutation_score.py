@@ -48,6 +48,9 @@ NARROWED: dict[str, tuple[str, ...]] = {
     "handlers/ledger.py": ("tests/test_ledger*.py", "tests/test_counter*.py"),
     "handlers/api.py": ("tests/test_api*.py", "tests/test_connect_default.py"),
     "handlers/connections.py": ("tests/test_connections*.py", "tests/test_views_budget.py"),
+    "handlers/watch.py": ("tests/test_watch*.py",),
+    "handlers/series.py": ("tests/test_series*.py",),
+    "handlers/live.py": ("tests/test_live*.py",),
 }
 
 
