@@ -47,6 +47,7 @@ class ScriptedDynamoDB:
         self.items = items or {}
         self.throttled = throttled
         self.error = error
+        self.readers = 0
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(("batch_get_item", json.loads(json.dumps(RequestItems))))
@@ -64,6 +65,11 @@ class ScriptedDynamoDB:
     def put_item(self, **request: Any) -> dict[str, Any]:
         self.calls.append(("put_item", request))
         return {}
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        """readingNow of a `reading` target: `readers` other readers."""
+        self.calls.append(("query", request))
+        return {"Count": self.readers}
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [request for n, request in self.calls if n == name]
@@ -183,6 +189,9 @@ def test_watch_with_reading_makes_it_the_target_and_records_the_reader(
     ddb = ScriptedDynamoDB()
     send(monkeypatch, ddb, {"message": "watch", "articleIds": ["b"], "reading": reading_field})
     expiry = expires_at(CONNECTED_AT_MS, NOW)
+    [query] = ddb.named("query")
+    assert query["ExpressionAttributeValues"][":target"] == {"S": target}
+    assert query["ExpressionAttributeValues"][":me"] == {"S": "r#conn-1"}
     [update] = ddb.named("update_item")
     assert update["ExpressionAttributeValues"][":target"] == {"S": target}
     assert update["UpdateExpression"] == "SET #watching = :watching, #expires = :expires, #target = :target"
@@ -289,3 +298,22 @@ def test_watch_asks_unprocessed_keys_again_at_most_once(
     ddb = ScriptedDynamoDB(throttled=True)
     send(monkeypatch, ddb, {"message": "watch", "articleIds": ["a"]})
     assert len(ddb.named("batch_get_item")) == 2
+
+
+@pytest.mark.parametrize(
+    ("reading_field", "post_now", "page_now"), [({"articleId": "b"}, 5, 6), ({"page": "Home_Page"}, 2, 5)]
+)
+def test_watch_reply_counts_this_reader_exactly_in_its_reading_target_only(
+    tables: tuple[str, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    reading_field: dict[str, str],
+    post_now: int,
+    page_now: int,
+) -> None:
+    reader, _, live = tables
+    ddb = ScriptedDynamoDB({reader: [post("b", "B", 9, 4)], live: [reading("post:b", 2), reading("page:Home_Page", 6)]})
+    ddb.readers = 4
+    body = {"message": "watch", "articleIds": ["b"], "pages": ["Home_Page"], "reading": reading_field}
+    reply = send(monkeypatch, ddb, body)
+    assert [a["readingNow"] for a in reply["articles"]] == [post_now]
+    assert [p["readingNow"] for p in reply["pages"]] == [page_now]
