@@ -94,20 +94,24 @@ def test_dashboard_moves_a_posts_number_on_a_push_without_reload(new_tab: Callab
     assert not [line for line in tab.console if "live counts unavailable" in line], tab.console
 
 
-def test_dashboard_reloads_every_30_s_when_its_socket_cannot_open(new_tab: Callable[..., Tab], stack: Stack) -> None:
-    # Headless Chromium as it is (HeadlessChrome): $connect refuses it with 403, as it would any bot.
-    tab = new_tab()
+def falls_back_to_reloading(tab: Tab, stack: Stack, reason: str) -> None:
+    """Opens /dashboard in `tab`; it says `reason` in the console, then reloads itself."""
     tab.page.goto(f"{stack.origin}/dashboard")
     tab.page.evaluate("window.notReloaded = true")
 
     def fell_back() -> bool:
         tab.page.wait_for_timeout(100)  # playwright delivers console events only while it is called
-        return any("live counts unavailable" in line for line in tab.console)
+        return any(reason in line for line in tab.console)
 
     wait_until(fell_back, SETTLE_SECONDS, "the fallback", last=lambda: tab.console)
     with tab.page.expect_navigation(timeout=REDRAW_SECONDS * 1000):
         pass  # the fallback's location.reload()
     assert tab.page.evaluate("window.notReloaded") is None
+
+
+def test_dashboard_reloads_every_30_s_when_its_socket_cannot_open(new_tab: Callable[..., Tab], stack: Stack) -> None:
+    # Headless Chromium as it is (HeadlessChrome): $connect refuses it with 403, as it would any bot.
+    falls_back_to_reloading(new_tab(), stack, "live counts unavailable")
 
 
 def test_dashboard_reloads_every_30_s_when_its_watch_is_refused(new_tab: Callable[..., Tab], stack: Stack) -> None:
@@ -120,14 +124,4 @@ def test_dashboard_reloads_every_30_s_when_its_watch_is_refused(new_tab: Callabl
         ws.on_message(lambda _: ws.send(json.dumps(refusal)))
 
     tab.page.route_web_socket(re.compile(".*"), gateway)
-    tab.page.goto(f"{stack.origin}/dashboard")
-    tab.page.evaluate("window.notReloaded = true")
-
-    def fell_back() -> bool:
-        tab.page.wait_for_timeout(100)  # playwright delivers console events only while it is called
-        return any("watch refused: invalid_event" in line for line in tab.console)
-
-    wait_until(fell_back, SETTLE_SECONDS, "the fallback", last=lambda: tab.console)
-    with tab.page.expect_navigation(timeout=REDRAW_SECONDS * 1000):
-        pass  # the fallback's location.reload()
-    assert tab.page.evaluate("window.notReloaded") is None
+    falls_back_to_reloading(tab, stack, "watch refused: invalid_event")
