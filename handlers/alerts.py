@@ -17,8 +17,7 @@ referrers' consumer has written them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,15 +30,13 @@ MAX_SUBJECT = 99  # SNS: under 100 characters, printable ASCII, no line breaks
 MAX_REFERRER_PAGES = 10
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     stack: str
     topic_arn: str
     views_per_hour: int
 
 
-@dataclass(frozen=True)
-class TopReferrer:
+class TopReferrer(NamedTuple):
     origin: str
     views: int
 

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,8 +43,7 @@ MAX_PAGES = 50
 GONE = ("TrimmedDataAccessException", "ResourceNotFoundException")
 
 
-@dataclass(frozen=True)
-class FailedRange:
+class FailedRange(NamedTuple):
     """DDBStreamBatchInfo: the records a stream mapping skipped, by position."""
 
     stream_arn: str
@@ -114,8 +112,7 @@ def read_range(streams: Any, failed: FailedRange) -> set[str] | None:
     return None
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(NamedTuple):
     writer: str
     reader: str
     top: str

@@ -14,8 +14,7 @@ most two Lambda readers per shard, and the live fan-out needs the second.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -29,8 +28,7 @@ from handlers.wiring import POST_COUNT_READER, TOP_POSTS
 COPIED = ("articleId", "articleTitle", "totalViews", "uniqueViews")
 
 
-@dataclass(frozen=True)
-class Image:
+class Image(NamedTuple):
     sequence_number: str
     article_id: str
     item: dict[str, Any]
@@ -40,8 +38,7 @@ class Image:
         return number(self.item, "totalViews"), number(self.item, "uniqueViews")
 
 
-@dataclass(frozen=True)
-class StreamBatch:
+class StreamBatch(NamedTuple):
     images: list[Image]
     rejected: list[str]
     """Sequence numbers of records that cannot be copied."""

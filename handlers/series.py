@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,8 +50,7 @@ DAY = "%Y-%m-%d"
 TARGET_KINDS = ("post", "page")
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """What one record says about one Series item."""
 
     series_key: str
@@ -77,8 +76,7 @@ class ItemWrite:
         return next(iter(self.totals))
 
 
-@dataclass(frozen=True)
-class SeriesBatch:
+class SeriesBatch(NamedTuple):
     snapshots: list[tuple[str, Snapshot]]
     """(sequence number, snapshot) in stream order."""
     rejected: list[str]

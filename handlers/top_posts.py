@@ -40,8 +40,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from botocore.exceptions import ClientError
@@ -60,8 +59,7 @@ class TopContended(RuntimeError):
     """The conditional write kept losing to concurrent writers."""
 
 
-@dataclass(frozen=True)
-class Ranked:
+class Ranked(NamedTuple):
     """A post as the item holds it: one image of the reader."""
 
     article_id: str
@@ -75,8 +73,7 @@ class Ranked:
         return -self.total, self.article_id
 
 
-@dataclass(frozen=True)
-class Top:
+class Top(NamedTuple):
     version: int
     posts: tuple[Ranked, ...]
 
