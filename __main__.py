@@ -66,6 +66,8 @@ runtime = HandlerRuntime(
         ENV_PAGE_RULES: page_rules_json(config.page_rules or DEFAULT_PAGE_RULES),
         ENV_REFERRER_SPAM: spam_hosts_json(config.referrer_spam),
         ENV_VIEWS_PER_CONNECTION: str(config.views_per_connection or 0),
+        # 0 turns live counts off: the views and watch replies and the fan-out read it.
+        ENV_LIVE_INTERVAL: str(config.live_interval_seconds),
         # A Pulumi secret: encrypted in the stack's state and shown as [secret] in previews.
         ENV_POST_SECRETS: pulumi.Output.secret(json.dumps(list(config.post_signing_secrets))),
     },
@@ -102,7 +104,6 @@ gateway = WebSocketGateway(
 
 stream_env: dict[str, pulumi.Input[str]] = {
     ENV_CONNECTIONS_ENDPOINT: gateway.management_endpoint,
-    ENV_LIVE_INTERVAL: str(config.live_interval_seconds),
     ENV_ALERT_TOPIC_ARN: alert_topic_arn or "",
     ENV_ALERT_VIEWS_PER_HOUR: str(config.alerts.views_per_hour if config.alerts else 0),
 }

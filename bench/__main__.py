@@ -24,9 +24,9 @@ from handlers.wiring import DEFAULT_LIVE_INTERVAL_SECONDS
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 LIVE_OFF = ("--live-interval", "0")
-"""The load runs' stacks: the cost goal compares counting with counting, so pushes are off
-(readingNow in replies and the Connections items stay: they are part of every view). The
-live part prices pushes on top, per reader count and interval."""
+"""The load runs' stacks: the cost goal compares counting with counting, so live counts are
+off (no pushes, no readingNow, nothing in Connections), as `liveIntervalSeconds: 0` deploys
+them. The live part prices live counts on top, per reader count and interval."""
 PARTS = ("load", "cold", "client", "report", "live")
 
 

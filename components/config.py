@@ -124,7 +124,7 @@ class StackConfig:
     (an alarm nobody reads is noise)."""
     live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
     """Live pushes: at most one per target per this many seconds (the live stream mappings'
-    batching window); 0 turns pushes off (wiring.with_live_interval)."""
+    batching window); 0 turns live counts off: no pushes, no readingNow (wiring.with_live_interval)."""
     referrer_spam: tuple[str, ...] = ()
     """Hosts (and their subdomains) whose referrers are never counted; their views still are."""
     post_signing_secrets: tuple[str, ...] = ()

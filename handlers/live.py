@@ -17,8 +17,8 @@ away). A batch is handled in two steps:
    A follower that is gone (410) is forgotten (its connection item and this follower item;
    the stream REMOVE does the rest) and the others get the corrected readingNow.
 
-With liveIntervalSeconds 0 nothing is pushed; memberships and the readingNow kept for
-`watch` replies still are. Connection ids are never logged.
+With liveIntervalSeconds 0 (live counts off) no stream invokes it at all
+(wiring.with_live_interval). Connection ids are never logged.
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def handler(event: dict[str, Any], context: object) -> BatchResponse:
     batch = parse_batch(event)
     now = connections.now()
     failed = batch.rejected + reconcile(ddb, settings.table(CONNECTIONS), batch, now)
-    endpoint = settings.connections_endpoint if settings.live_interval_seconds > 0 else None
+    endpoint = settings.connections_endpoint if settings.live_counts else None
     api = management_client(endpoint) if endpoint else None
     moved = {seq for seqs in batch.membership_records.values() for seq in seqs}
     for target, seqs in batch.targets.items():

@@ -238,11 +238,12 @@ class PageViewReply(PageCounts, _ViewOk):
 
 
 class LivePostCounts(PostCounts):
-    readingNow: int
+    readingNow: int | None = None
+    """None (left out) when the stack's live counts are off."""
 
 
 class LivePageCounts(PageCounts):
-    readingNow: int
+    readingNow: int | None = None
 
 
 class WatchReply(BaseModel):

@@ -19,6 +19,7 @@ from handlers.pages import DEFAULT_PAGE_RULES, PageRule, PageRuleError, parse_pa
 from handlers.referrer_spam import SpamListError, parse_spam_hosts
 from handlers.signing import check_secret
 from handlers.wiring import (
+    DEFAULT_LIVE_INTERVAL_SECONDS,
     ENV_ALERT_TOPIC_ARN,
     ENV_ALERT_VIEWS_PER_HOUR,
     ENV_ALLOWED_ORIGINS,
@@ -51,14 +52,19 @@ class Settings(NamedTuple):
     """Views of a post or page within an hour that send an alert; 0: none."""
     connections_endpoint: str | None = None
     """Where pushes go (@connections); None where nothing pushes."""
-    live_interval_seconds: int = 0
-    """The stack's liveIntervalSeconds; 0: no pushes."""
+    live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
+    """The stack's liveIntervalSeconds; 0: live counts off (no pushes, no readingNow)."""
     referrer_spam: frozenset[str] = frozenset()
     """Hosts (and their subdomains) whose referrers are never counted (handlers/referrer_spam.py)."""
     views_per_connection: int = 0
     """Views one connection may send before `rate_limited` (handlers/connections.py); 0: no budget."""
     post_secrets: tuple[str, ...] = ()
     """Secrets a post view's signature may be made with; none: posts are not signed (handlers/signing.py)."""
+
+    @property
+    def live_counts(self) -> bool:
+        """Pushes and readingNow; off, nothing follows a connection (wiring.with_live_interval)."""
+        return self.live_interval_seconds > 0
 
     @property
     def signed_posts(self) -> bool:
@@ -145,7 +151,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
 
 def _live_interval(raw: str) -> int:
     try:
-        seconds = int(raw) if raw else 0
+        seconds = int(raw) if raw else DEFAULT_LIVE_INTERVAL_SECONDS
     except ValueError:
         raise SettingsError(f"{ENV_LIVE_INTERVAL}: not a whole number of seconds") from None
     if seconds < 0:

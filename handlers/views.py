@@ -8,6 +8,8 @@ carries a `viewId` is resent with it, and counted once (see event_id).
 The view also makes its target the connection's (live counts, handlers/connections.py):
 beside the counts read, one UpdateItem moves the connection, one PutItem records it as a
 reader and one Query counts the target's other readers, so the reply carries `readingNow` at no extra wait.
+With live counts off (liveIntervalSeconds 0) there is no reader and no `readingNow`: only the
+views budget, if the stack has one, is counted on the connection's item.
 """
 
 from __future__ import annotations
@@ -105,6 +107,24 @@ def stored_counts(ddb: Any, settings: Settings, event: ViewEvent, title: str) ->
     return PageViewReply(**page.model_dump())
 
 
+def counts_within_budget(
+    ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str
+) -> Reply | None:
+    """Live counts off: the stored counts, and the view counted against the connection's
+    budget (one UpdateItem beside the read; none without a budget). None when it is spent."""
+    budget = settings.views_per_connection
+    if not budget:
+        return stored_counts(ddb, settings, event, title)
+    table, now = settings.table(CONNECTIONS), connections.now()
+    expiry = connections.expires_at(request.connected_at_ms, now)
+    reply, followed = aws.concurrently(
+        lambda: stored_counts(ddb, settings, event, title),
+        lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry, budget),
+    )
+    assert isinstance(reply, PostViewReply | PageViewReply)
+    return reply if followed.within_budget else None
+
+
 def counts_and_readers(
     ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str
 ) -> Reply | None:
@@ -113,6 +133,8 @@ def counts_and_readers(
 
     Four independent calls, side by side (aws.concurrently): the reply waits for one.
     """
+    if not settings.live_counts:
+        return counts_within_budget(ddb, settings, request, event, title)
     table, now = settings.table(CONNECTIONS), connections.now()
     expiry = connections.expires_at(request.connected_at_ms, now)
     budget = settings.views_per_connection

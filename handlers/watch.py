@@ -7,6 +7,8 @@ counted in that target's readingNow again without counting a view or spending th
 connection's views budget. The reply carries each target's stored counts and the
 readingNow the fan-out last pushed for it, read by key in one BatchGetItem beside the
 one UpdateItem that stores the list (handlers/connections.py).
+With live counts off (liveIntervalSeconds 0) nothing is followed or pushed: the reply is the
+counts alone, with no `readingNow`, and nothing is written.
 """
 
 from __future__ import annotations
@@ -56,26 +58,33 @@ def reading_now(items: list[Item]) -> dict[str, int]:
 
 
 def read_watched(ddb: Any, settings: Settings, message: WatchMessage) -> WatchReply:
+    """The targets' stored counts, and with live counts on the readingNow last pushed."""
     reader, pages_table, live = (settings.table(t) for t in (POST_COUNT_READER, HOME_AND_PROFILE, CONNECTIONS))
     article_ids = list(dict.fromkeys(message.articleIds))
     pages = list(dict.fromkeys(message.pages))
     keys: dict[str, list[Key]] = {
         reader: [post_key(a) for a in article_ids],
         pages_table: [page_key(p) for p in pages],
-        live: [connections.reading_now_key(t) for t in message.targets],
+        live: [connections.reading_now_key(t) for t in message.targets] if settings.live_counts else [],
     }
     items = batch_get(ddb, {table: k for table, k in keys.items() if k}, MAX_CALLS)
     now_reading = reading_now(items.get(live, []))
+
+    def readers(target: str) -> int | None:
+        return now_reading.get(target, 0) if settings.live_counts else None
+
     articles = [
-        LivePostCounts(**post.model_dump(), readingNow=now_reading.get(f"post:{post.articleId}", 0))
+        LivePostCounts(**post.model_dump(), readingNow=readers(f"post:{post.articleId}"))
         for post in posts_in_order(items.get(reader, []), article_ids)
     ]
     by_page = {p.page: p for p in pages_by_name(items.get(pages_table, []), pages)}
-    page_counts = [LivePageCounts(**by_page[p].model_dump(), readingNow=now_reading.get(f"page:{p}", 0)) for p in pages]
+    page_counts = [LivePageCounts(**by_page[p].model_dump(), readingNow=readers(f"page:{p}")) for p in pages]
     return WatchReply(articles=articles, pages=page_counts)
 
 
 def watch(ddb: Any, settings: Settings, request: WebSocketRequest, message: WatchMessage) -> WatchReply:
+    if not settings.live_counts:
+        return read_watched(ddb, settings, message)
     now = connections.now()
     expiry = connections.expires_at(request.connected_at_ms, now)
     table = settings.table(CONNECTIONS)

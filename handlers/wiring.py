@@ -38,7 +38,7 @@ ENV_CONNECTIONS_ENDPOINT = "CONNECTIONS_ENDPOINT"
 """The management API that pushes to open connections (`@connections`):
 `https://<api-id>.execute-api.<region>.amazonaws.com/<stage>` on AWS, the gateway locally."""
 ENV_LIVE_INTERVAL = "LIVE_INTERVAL_SECONDS"
-"""The stack's liveIntervalSeconds; 0 turns pushes off (handlers/live.py)."""
+"""The stack's liveIntervalSeconds; 0 turns live counts off (with_live_interval)."""
 
 
 class TableSpec(NamedTuple):
@@ -185,6 +185,9 @@ LIVE_FUNCTIONS = ("live-posts", "live-pages", "live-connections")
 """The live fan-out (handlers/live.py), one function per stream it reads: a role covers one
 stream, and each stream keeps its own retries and on-failure queue."""
 
+DISCONNECT_ROUTE = "$disconnect"
+"""Only live counts need to hear of a connection's end (handlers/disconnect.py)."""
+
 DEFAULT_LIVE_INTERVAL_SECONDS = 2
 """liveIntervalSeconds when a stack sets none: a push per target at most every 2 s."""
 MIN_RECORD_AGE_SECONDS = 60
@@ -292,6 +295,7 @@ WIRING = Wiring(
                 ENV_REFERRER_SPAM,
                 ENV_POST_SECRETS,
                 ENV_VIEWS_PER_CONNECTION,
+                ENV_LIVE_INTERVAL,
             ),
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:GetItem",)),
@@ -328,7 +332,7 @@ WIRING = Wiring(
         FunctionSpec(
             "watch",
             "handlers.watch",
-            env=(ENV_PAGE_RULES,),
+            env=(ENV_PAGE_RULES, ENV_LIVE_INTERVAL),
             tables=(
                 TableGrant(POST_COUNT_READER, ("dynamodb:BatchGetItem",)),
                 TableGrant(HOME_AND_PROFILE, ("dynamodb:BatchGetItem",)),
@@ -375,7 +379,7 @@ WIRING = Wiring(
     ),
     routes=(
         RouteSpec("$connect", "connect", replies=False),
-        RouteSpec("$disconnect", "disconnect", replies=False),
+        RouteSpec(DISCONNECT_ROUTE, "disconnect", replies=False),
         RouteSpec("$default", "default"),
         RouteSpec("views", "views"),
         RouteSpec("stats", "stats"),
@@ -460,15 +464,32 @@ def with_live_interval(wiring: Wiring, seconds: int) -> Wiring:
     """Pure: the wiring of a stack whose liveIntervalSeconds is `seconds`.
 
     The live mappings gather records for that long, so a target gets at most one push per
-    interval from each stream. 0 turns pushes off: the count streams' live mappings are
-    dropped (a view costs nothing extra), and the Connections mapping stays, unbatched, to
-    keep memberships (readingNow in replies) but pushes nothing (handlers/live.py).
+    interval from each stream. 0 turns live counts off: no pushes and no `readingNow`, so
+    nothing follows connections. The live mappings, the `$disconnect` route and every
+    function left without a trigger are dropped; the views budget, if any, keeps the
+    connection's item, which TTL removes.
     """
     if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
         raise ValueError(f"liveIntervalSeconds must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
-    streams = tuple(
-        spec._replace(maximum_batching_window_seconds=seconds) if spec.function in LIVE_FUNCTIONS else spec
-        for spec in wiring.streams
-        if seconds > 0 or spec.function not in LIVE_FUNCTIONS or spec.table == CONNECTIONS
+    if seconds > 0:
+        return wiring._replace(
+            streams=tuple(
+                spec._replace(maximum_batching_window_seconds=seconds) if spec.function in LIVE_FUNCTIONS else spec
+                for spec in wiring.streams
+            )
+        )
+    off = wiring._replace(
+        streams=tuple(spec for spec in wiring.streams if spec.function not in LIVE_FUNCTIONS),
+        routes=tuple(route for route in wiring.routes if route.route_key != DISCONNECT_ROUTE),
     )
-    return wiring._replace(streams=streams)
+    return off._replace(functions=tuple(f for f in off.functions if f.name in triggered(off)))
+
+
+def triggered(wiring: Wiring) -> frozenset[str]:
+    """Pure: the functions something invokes (a route, a queue, a stream or a repair queue)."""
+    return frozenset(
+        [r.function for r in wiring.routes]
+        + [q.function for q in wiring.queues]
+        + [s.function for s in wiring.streams]
+        + [s.repair.function for s in wiring.streams if s.repair is not None]
+    )

@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=live_interval,
         default=DEFAULT_LIVE_INTERVAL_SECONDS,
         metavar="SECONDS",
-        help=f"liveIntervalSeconds: at most one push per target this often; 0 turns pushes off "
+        help=f"liveIntervalSeconds: at most one push per target this often; 0 turns live counts off "
         f"(default {DEFAULT_LIVE_INTERVAL_SECONDS})",
     )
     for option, default, what in (
@@ -280,10 +280,12 @@ def _run(args: argparse.Namespace) -> int:
         # this process, not over HTTP (local/in_process.py); `aws=` still serves others.
         boto3.setup_default_session()
         in_process.install(boto3.DEFAULT_SESSION, endpoint)
-        functions = Functions.load(WIRING)
+        # liveIntervalSeconds 0 drops the live functions and $disconnect, as a deploy would.
+        wiring = with_live_interval(WIRING, args.live_interval)
+        functions = Functions.load(wiring)
         _warm_handler_clients()
         live.management_client(connections_endpoint)
-        poll_stop, threads = start_pollers(with_live_interval(WIRING, args.live_interval), resources, functions)
+        poll_stop, threads = start_pollers(wiring, resources, functions)
         try:
             ready = ready_line(host, port, endpoint, emulator.STACK)
             # The owner's dashboard, read from the emulator as `python -m report` reads a stack.

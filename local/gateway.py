@@ -33,11 +33,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from handlers.wiring import DISCONNECT_ROUTE
 from local import static
 from local.functions import Functions, HandlerFailed, log
 from local.routing import (
     CONNECT_ROUTE,
-    DISCONNECT_ROUTE,
     MAX_MESSAGE_BYTES,
     Connection,
     connect_event,

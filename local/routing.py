@@ -15,11 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.wiring import Wiring
+from handlers.wiring import DISCONNECT_ROUTE, Wiring
 
 DEFAULT_ROUTE = "$default"
 CONNECT_ROUTE = "$connect"
-DISCONNECT_ROUTE = "$disconnect"
 _RESERVED_ROUTES = frozenset({CONNECT_ROUTE, DISCONNECT_ROUTE, DEFAULT_ROUTE})
 
 # API Gateway's quota is 128 KB per message (32 KB per frame); a bigger message

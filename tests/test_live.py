@@ -378,15 +378,40 @@ def test_live_replayed_record_never_pushes_lower_counts(cloud: Cloud, fanout: Fa
     assert [p["totalViews"] for p in api.to("one")] == [9, 9]
 
 
-def test_live_interval_zero_keeps_memberships_but_pushes_nothing(
-    cloud: Cloud, fanout: Fanout, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def live_off(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVE_INTERVAL_SECONDS", "0")
     load_settings.cache_clear()
-    view("one")
-    fanout.run(CONNECTIONS)
-    assert api.pushed == []
-    assert view("two")["readingNow"] == 2
+
+
+def test_live_off_views_reply_without_reading_now_and_follow_nothing(
+    cloud: Cloud, live_off: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_VIEWS_PER_CONNECTION, "0")
+    load_settings.cache_clear()
+    replies = [view("one"), view("two"), view("one", "other-post")]
+    assert [r["status"] for r in replies] == ["ok"] * 3
+    assert all("readingNow" not in r for r in replies), replies
+    assert cloud.items(CONNECTIONS) == [], "no budget and no live counts: nothing to keep per connection"
+    assert len(cloud.receive("post_view")) == 3, "every view is still published"
+
+
+def test_live_off_keeps_only_the_views_budget(cloud: Cloud, live_off: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VIEWS_PER_CONNECTION, "2")
+    load_settings.cache_clear()
+    assert [view("one").get("error") for _ in range(3)] == [None, None, "rate_limited"]
+    items = cloud.items(CONNECTIONS)
+    assert [(i["pk"]["S"], i["sk"]["S"], i[VIEWS_ATTRIBUTE]["N"]) for i in items] == [("conn#one", "conn", "2")]
+    assert len(cloud.receive("post_view")) == 2, "the refused view is not published"
+
+
+def test_live_off_watch_answers_counts_and_writes_nothing(cloud: Cloud, live_off: None) -> None:
+    cloud.put(POST_COUNT_READER, post_item("hello-world", 4))
+    reply = watch_frame("one", {"message": "watch", "articleIds": ["hello-world"], "reading": {"articleId": "x"}})
+    assert reply["status"] == "ok"
+    assert [(a["articleId"], a["totalViews"]) for a in reply["articles"]] == [("hello-world", 4)]
+    assert "readingNow" not in reply["articles"][0]
+    assert cloud.items(CONNECTIONS) == []
 
 
 def test_live_replayed_move_cannot_bring_back_an_old_target(cloud: Cloud, fanout: Fanout) -> None:

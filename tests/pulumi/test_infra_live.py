@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from support.stack_graph import FUNCTION, MAPPING, ROOT, ROUTE, ROUTE_RESPONSE, TABLE, RunStack, StackGraph
+from support.stack_graph import (
+    FUNCTION,
+    MAPPING,
+    METRIC_ALARM,
+    ROOT,
+    ROUTE,
+    ROUTE_RESPONSE,
+    TABLE,
+    RunStack,
+    StackGraph,
+)
 
 from components.config import ConfigError, parse_config
 from handlers.settings import settings_from
@@ -17,6 +27,7 @@ from handlers.wiring import (
     LIVE_FUNCTIONS,
     SERIES_BATCHING_WINDOW_SECONDS,
     WIRING,
+    triggered,
     with_live_interval,
 )
 
@@ -86,13 +97,29 @@ def test_live_interval_sets_the_batching_window(run_stack: RunStack, tmp_path: P
         assert mapping is not None and mapping["maximumBatchingWindowInSeconds"] == 10, table
 
 
-def test_live_interval_zero_builds_no_count_stream_fan_out(run_stack: RunStack, tmp_path: Path) -> None:
-    graph = run_stack("stage", _stack_file(tmp_path, liveIntervalSeconds=0))
-    assert _mapping(graph, "PostCountReader") is None and _mapping(graph, "HomeAndProfile") is None
-    kept = _mapping(graph, CONNECTIONS)
-    assert kept is not None and kept.get("maximumBatchingWindowInSeconds") is None, "memberships stay unbatched"
-    env = graph.where(FUNCTION, name="blog-analytics-stage-live-connections")["environment"]["variables"]
-    assert env[ENV_LIVE_INTERVAL] == "0"
+def test_live_interval_zero_builds_no_live_counts(run_stack: RunStack, tmp_path: Path) -> None:
+    alerts = {"email": "owner@example.com", "viewsPerHour": 500}  # for the alarms
+    graph = run_stack("stage", _stack_file(tmp_path, liveIntervalSeconds=0, alerts=alerts))
+    assert all(_mapping(graph, table) is None for table in LIVE_STREAMS.values()), "no fan-out reads any stream"
+    functions = {str(f["name"]) for f in graph.of_type(FUNCTION)}
+    gone = {f"blog-analytics-stage-{name}" for name in (*LIVE_FUNCTIONS, "disconnect")}
+    assert functions & gone == set(), "nothing deployed that nothing invokes"
+    assert "$disconnect" not in {r["routeKey"] for r in graph.of_type(ROUTE)}
+    alarmed = {
+        str(a["dimensions"]["FunctionName"]) for a in graph.of_type(METRIC_ALARM) if "FunctionName" in a["dimensions"]
+    }
+    assert alarmed and alarmed <= functions, "no alarm watches a function that is not there"
+    for name in ("views", "watch"):
+        env = graph.where(FUNCTION, name=f"blog-analytics-stage-{name}")["environment"]["variables"]
+        assert env[ENV_LIVE_INTERVAL] == "0", name
+        assert not settings_from(env).live_counts, name
+
+
+def test_live_interval_default_reaches_the_replying_functions(stage: StackGraph) -> None:
+    for name in ("views", "watch"):
+        env = stage.where(FUNCTION, name=f"blog-analytics-stage-{name}")["environment"]["variables"]
+        assert settings_from(env).live_counts and env[ENV_LIVE_INTERVAL] == str(DEFAULT_LIVE_INTERVAL_SECONDS), name
+    assert {r["routeKey"] for r in stage.of_type(ROUTE)} >= {"$connect", "$disconnect", "views", "watch"}
 
 
 def test_live_interval_setting_is_typed_and_bounded() -> None:
@@ -114,10 +141,12 @@ def test_live_interval_setting_is_typed_and_bounded() -> None:
 
 def test_live_with_interval_keeps_other_streams_untouched() -> None:
     off = with_live_interval(WIRING, 0)
-    assert [s.function for s in off.streams if s.function in LIVE_FUNCTIONS] == ["live-connections"]
-    assert [s for s in off.streams if s.function not in LIVE_FUNCTIONS] == [
-        s for s in WIRING.streams if s.function not in LIVE_FUNCTIONS
-    ], "only the live mappings change"
+    assert [s for s in off.streams if s.function in LIVE_FUNCTIONS] == []
+    assert off.streams == tuple(s for s in WIRING.streams if s.function not in LIVE_FUNCTIONS), "only live mappings go"
+    assert [r.route_key for r in off.routes] == [r.route_key for r in WIRING.routes if r.route_key != "$disconnect"]
+    assert {f.name for f in WIRING.functions} - {f.name for f in off.functions} == {*LIVE_FUNCTIONS, "disconnect"}
+    assert {f.name for f in off.functions} == triggered(off) and triggered(WIRING) == {f.name for f in WIRING.functions}
     windows = {s.function: s.maximum_batching_window_seconds for s in with_live_interval(WIRING, 7).streams}
     assert {f: windows[f] for f in LIVE_FUNCTIONS} == dict.fromkeys(LIVE_FUNCTIONS, 7)
     assert windows["replicate"] == 0 and windows["series-posts"] == SERIES_BATCHING_WINDOW_SECONDS
+    assert with_live_interval(WIRING, 7)._replace(streams=WIRING.streams) == WIRING, "on: only the windows change"
