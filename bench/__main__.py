@@ -17,7 +17,7 @@ from typing import Any
 from bench import client_size, coldstart, cost, live, project, series, series_report
 from bench.freshness import POLL_SECONDS, freshness
 from bench.load import run_load
-from bench.machine import describe, load_average
+from bench.machine import describe, load_average, process_cpu_seconds
 from bench.report import LoadResult, Results, render
 from bench.stack import local_stack, read_calls
 from handlers.wiring import DEFAULT_LIVE_INTERVAL_SECONDS
@@ -67,12 +67,14 @@ def load_part(
     durations: cost.DurationModel | None = None,
 ) -> tuple[LoadResult, cost.DurationModel]:
     """One load driven through a fresh local stack; also the duration model of its invocations."""
-    label = f"Steady {rate:g} view{'s' if rate != 1 else ''}/s, measured, live pushes off"
+    label = f"Steady {rate:g} view{'s' if rate != 1 else ''}/s, measured, live counts off"
     say(f"{label}: {rate:g} views/s for {seconds:g} s on a fresh local stack")
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         workdir = Path(tmp)
         with local_stack(workdir, LIVE_OFF) as stack:
+            cpu_before = process_cpu_seconds(stack.pid)
             run = run_load(stack, rate, seconds, POLL_SECONDS, args.drain_seconds)
+            cpu_after = process_cpu_seconds(stack.pid)
             history = series.measure(stack, run)
         records = read_calls(stack.calls_path)
     ours = cost.our_bill(run, records, prices, args.session_minutes, durations)
@@ -85,7 +87,9 @@ def load_part(
     )
     model = cost.duration_model(cost.invocations(cost.in_window(records, run)))
     options = cost.options(ours, prices, run)
-    return LoadResult(label, rate, seconds, ours, original, options, fresh, series=history), model
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    result = LoadResult(label, rate, seconds, ours, original, options, fresh, series=history, stack_cpu_seconds=cpu)
+    return result, model
 
 
 def projected_part(

@@ -46,6 +46,16 @@ def load_average() -> str:
         return "unknown"
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (Linux /proc); None where unknown."""
+    try:
+        # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def describe() -> dict[str, str]:
     memory = _memory_gib()
     return {

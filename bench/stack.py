@@ -33,6 +33,8 @@ class Stack:
     ready: launcher.Ready
     """Its URLs, origin, clients, table names and scans (local/launcher.py)."""
     calls_path: Path
+    pid: int
+    """The stack's process, for its CPU time (bench/machine.py)."""
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -56,7 +58,7 @@ def local_stack(workdir: Path, args: Sequence[str] = ()) -> Iterator[Stack]:
         except RuntimeError as exc:
             raise StackError(f"{exc}:\n{_tail(errors)}") from None
         try:
-            yield Stack(ready, calls)
+            yield Stack(ready, calls, proc.pid)
         finally:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 launcher.stop(proc, STOP_SECONDS)

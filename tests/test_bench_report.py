@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 from bench.coldstart import PYDANTIC_FLOOR, ColdStart, Sizes
 from bench.cost import Bill, Line
+from bench.freshness import Freshness
+from bench.machine import process_cpu_seconds
 from bench.report import LoadResult, Results, render
 
 MACHINE = {
@@ -70,3 +75,28 @@ def test_report_package_goal_is_code_and_layer_under_4_mb() -> None:
     sizes = Sizes(130.0, 42.0, 3537.0, 2544.0, 9516.0, ["pydantic"])
     [row] = [r for r in _goals(Results(MACHINE, PRICES, 1.0, sizes=sizes)) if "package" in r]
     assert "3.58 MB" in row and row.endswith("| met |")
+
+
+def test_report_cpu_per_view_gives_the_rate_one_stack_process_can_count() -> None:
+    def driven(rate: float, views: int, cpu: float | None) -> LoadResult:
+        fresh = Freshness(rate, views, 0, 0.04, 0.1, 0.2, views, 0.3, 0.4, 0, rate)
+        return LoadResult(f"{rate:g}", rate, 10.0, _bill(9), _bill(6), [], fresh, stack_cpu_seconds=cpu)
+
+    results = Results(MACHINE, PRICES, 60.0, loads=[driven(10, 200, 8.0), driven(100, 1000, 25.0)])
+    assert [load.cpu_ms_per_view for load in results.loads] == [40.0, 25.0]
+    text = render(results)
+    assert "40.0 ms at 10 views/s, 25.0 ms at 100 views/s" in text
+    assert "at most about 40 views/s" in text, "the ceiling comes from the busiest run's CPU per view"
+    unknown = Results(MACHINE, PRICES, 60.0, loads=[driven(10, 200, None)])
+    assert "CPU per view" not in render(unknown), "no /proc: no figure made up"
+
+
+def test_machine_process_cpu_seconds_reads_this_process_and_none_for_no_process() -> None:
+    before = process_cpu_seconds(os.getpid())
+    assert before is not None
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    after = process_cpu_seconds(os.getpid())
+    assert after is not None and after - before >= 0.2
+    assert process_cpu_seconds(2**22 + 12345) is None
