@@ -437,11 +437,12 @@ def _cold_verdict(cold: list[ColdStart]) -> list[str]:
     if plain:
         out += [
             "",
-            f"**Missed** by {', '.join(plain)}, which load no pydantic. Their own imports are 20-30 ms; the rest "
-            "is in creating the DynamoDB client, which after our imports usually runs one full (generation 2) "
-            "garbage collection over everything boto3 has loaded, about 50 ms here, that the baseline's "
-            "smaller heap does not reach (seen with `gc.get_stats()`; not yet measured on a quiet machine). "
-            "`gc.freeze()` before the clients are made is the lever to try.",
+            f"**Missed** by {', '.join(plain)}, which load no pydantic. The first client no longer starts a full "
+            "(generation 2) garbage collection over everything boto3 has loaded (`aws.freeze_init_heap` freezes "
+            "that heap first; it cost about 50 ms). What is left is the module's own imports, 20-30 ms (settings, "
+            "wiring, logging; for `$connect` also the crawler list, about 6 ms), against a baseline that moves by "
+            "as much between runs on a shared machine: read a miss of a few hundredths beside the module's ratio "
+            "in earlier runs.",
         ]
     return out
 
