@@ -7,17 +7,21 @@ The projection says what Lambda's mappings would form at the rate: it synthesise
 records the recorder would have written and prices them with the same code as a measured
 run (bench/cost.py):
 
-- per view, what does not depend on the rate: a $connect, a views and a $disconnect
-  invocation, one GetItem, one Publish with the view's attributes, one frame in and
-  one out; durations from the calm run (bench/cost.py duration_model);
+- per view, what does not depend on the rate: a $connect and a views invocation (and a
+  $disconnect where the wiring routes one: live counts on), one GetItem, one Publish with
+  the view's attributes, one frame in and one out; durations from the calm run
+  (bench/cost.py duration_model);
 - per queue, batches as Lambda's event source mapping forms them: each queue gets its
   share of the rate, and a batch holds what arrives within the batching window, up to
   the batch size (full batches once a queue sees batch_size messages per window); one
   transaction per distinct key per batch, with a marker per message; one receive and
   one delete per batch;
-- the stream: Lambda polls a shard 4 times a second, so a stream batch holds the
-  writer updates of a quarter second and replicate puts the newest image of each
-  article in it.
+- the streams: Lambda polls a shard 4 times a second, so a stream batch holds a table's
+  updates of a quarter second, or of its mapping's batching window if longer (the
+  Series consumers gather 10 s); each consumer of that table's stream writes once per
+  distinct key in its batch: replicate puts the newest image of each post, a Series
+  consumer updates each key's hourly snapshot. The live fan-out, with live counts on,
+  is not modelled: the load runs have live counts off (LOAD_WIRING).
 
 bench/__main__.py projects every driven rate above the calm one, so RESULTS.md shows
 the model beside each real run.
@@ -30,13 +34,15 @@ import math
 
 from bench.load import LoadRun, ViewResult, plan_views
 from bench.records import CallDetails, CallRecord, InvokeRecord, Record
-from bench.routing import attributes, feeds_stream, published, queue_key
+from bench.routing import attributes, published, queue_key
 from handlers.schema import ViewEvent
-from handlers.wiring import WIRING, QueueSpec, Wiring
+from handlers.wiring import COUNTED_EVENTS, DISCONNECT_ROUTE, WIRING, QueueSpec, Wiring, with_live_interval
 
 STREAM_POLLS_PER_SECOND = 4
 ITEM_BYTES = 100  # every item here (a count, a marker, a reader copy) is far under 1 KB
 SECONDS = 60.0  # a minute of views is enough for the batch mix to settle
+LOAD_WIRING = with_live_interval(WIRING, 0)
+"""The load runs' stacks have live counts off (bench/__main__.py LIVE_OFF)."""
 
 
 def chunks(items: list[str], size: int) -> list[list[str]]:
@@ -79,12 +85,15 @@ def call(fn: str, t: float, service: str, op: str, details: CallDetails) -> Call
     }
 
 
-def front_door(views: list[ViewResult], events: list[ViewEvent], calm: dict[str, float]) -> list[Record]:
-    """Per view: $connect, views and $disconnect, the views function's read and its publish."""
+def front_door(
+    views: list[ViewResult], events: list[ViewEvent], calm: dict[str, float], wiring: Wiring
+) -> list[Record]:
+    """Per view: $connect, views (and $disconnect if routed), the views function's read and its publish."""
     records: list[Record] = []
+    functions = ["connect", "views"] + (["disconnect"] if wiring.route(DISCONNECT_ROUTE) else [])
     for view, event in zip(views, events, strict=True):
         t = view.sent
-        records += [invoke(calm, fn, t) for fn in ("connect", "views", "disconnect")]
+        records += [invoke(calm, fn, t) for fn in functions]
         records.append(call("views", t, "dynamodb", "GetItem", {"read": [ITEM_BYTES]}))
         records.append(call("views", t, "sns", "Publish", {"attributes": dict(attributes(event)), "bytes": 200}))
     return records
@@ -111,21 +120,31 @@ def queue_batches(
     return records, updated
 
 
-def stream_batches(updated: list[str], duration: float, calm: dict[str, float], wiring: Wiring) -> list[Record]:
-    """The writer's updates spread evenly over the run, cut into the stream polls' batches;
-    replicate puts the newest image of each article in a batch."""
+def counted_table(queue: QueueSpec, wiring: Wiring) -> str:
+    """The table a queue's consumer counts in (its grant besides the ledger's)."""
+    return next(g.table for g in wiring.function(queue.function).tables if g.table != COUNTED_EVENTS)
+
+
+def stream_batches(
+    updated: dict[str, list[str]], duration: float, calm: dict[str, float], wiring: Wiring
+) -> list[Record]:
+    """Each table's updates spread evenly over the run, cut into each of its stream
+    consumers' batches; a consumer writes once per distinct key of a batch."""
     records: list[Record] = []
-    spread = [(i * duration / max(1, len(updated)), k) for i, k in enumerate(updated)]
-    for _, group in itertools.groupby(spread, key=lambda u: math.floor(u[0] * STREAM_POLLS_PER_SECOND)):
-        articles = list(dict.fromkeys(k for _, k in group))
-        for stream in wiring.streams:
-            records.append(invoke(calm, stream.function, 0.0, len(articles)))
-            records += [call(stream.function, 0.0, "dynamodb", "PutItem", {"write": [ITEM_BYTES]}) for _ in articles]
+    for stream in wiring.streams:
+        keys = updated.get(stream.table, [])
+        gathering = max(1 / STREAM_POLLS_PER_SECOND, stream.maximum_batching_window_seconds)
+        spread = [(i * duration / max(1, len(keys)), k) for i, k in enumerate(keys)]
+        op = "UpdateItem" if wiring.function(stream.function).module == "handlers.series" else "PutItem"
+        for _, group in itertools.groupby(spread, key=lambda u: math.floor(u[0] / gathering)):
+            distinct = list(dict.fromkeys(k for _, k in group))
+            records.append(invoke(calm, stream.function, 0.0, len(distinct)))
+            records += [call(stream.function, 0.0, "dynamodb", op, {"write": [ITEM_BYTES]}) for _ in distinct]
     return records
 
 
 def synthesise(
-    rate: float, calm: dict[str, float], wiring: Wiring = WIRING, seconds: float = SECONDS
+    rate: float, calm: dict[str, float], wiring: Wiring = LOAD_WIRING, seconds: float = SECONDS
 ) -> tuple[LoadRun, list[Record]]:
     """A LoadRun and recorder lines for `rate` views/s; calm: ms per call or key by function."""
     messages = plan_views(round(rate * seconds))
@@ -134,14 +153,13 @@ def synthesise(
     run = LoadRun(rate, seconds, views, started=0.0, sent_all=duration, drained=duration)
     run.frames_in = run.frames_out = run.connections = len(views)
     events = [published(m) for m in messages]
-    records = front_door(views, events, calm)
-    writer_updates: list[str] = []
+    records = front_door(views, events, calm, wiring)
+    updated: dict[str, list[str]] = {}
     for queue in wiring.queues:
         keyed = [(v.sent, k) for v, e in zip(views, events, strict=True) if (k := queue_key(queue, e)) is not None]
         if not keyed:
             continue
-        batches, updated = queue_batches(queue, keyed, duration, calm)
+        batches, keys = queue_batches(queue, keyed, duration, calm)
         records += batches
-        if feeds_stream(queue, wiring):
-            writer_updates += updated
-    return run, records + stream_batches(writer_updates, duration, calm, wiring)
+        updated.setdefault(counted_table(queue, wiring), []).extend(keys)
+    return run, records + stream_batches(updated, duration, calm, wiring)

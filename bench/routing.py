@@ -14,7 +14,7 @@ from handlers.classify import classify, external_referrer, view_event
 from handlers.pages import DEFAULT_PAGE_RULES
 from handlers.schema import ViewEvent, ViewMessage
 from handlers.views import message_attributes
-from handlers.wiring import HAS_REFERRER_ATTRIBUTE, QueueSpec, Wiring
+from handlers.wiring import HAS_REFERRER_ATTRIBUTE, QueueSpec
 
 EVENT_ID = "bench"  # the ledger's concern, not the routing's
 NO_OWN_ORIGINS: frozenset[str] = frozenset()  # bench/load.py's referrers are all external
@@ -44,9 +44,3 @@ def queue_key(queue: QueueSpec, event: ViewEvent) -> str | None:
     if not reaches(queue, attributes(event)):
         return None
     return f"{event.referrer} {event.target}" if HAS_REFERRER_ATTRIBUTE in queue.filter_policy else event.target
-
-
-def feeds_stream(queue: QueueSpec, wiring: Wiring) -> bool:
-    """True when the queue's consumer writes a table whose stream feeds a function (replicate)."""
-    streamed = {stream.table for stream in wiring.streams}
-    return any(grant.table in streamed for grant in wiring.function(queue.function).tables)
