@@ -45,7 +45,7 @@ from handlers.wiring import (
 ROOT = Path(__file__).resolve().parent
 
 config = parse_config(pulumi.Config().get)
-wiring = with_live_interval(WIRING, config.live_interval_seconds)
+wiring = with_live_interval(WIRING, config.live_interval_seconds, views_budget=bool(config.views_per_connection))
 stack = pulumi.get_stack()
 prefix = f"{pulumi.get_project()}-{stack}"
 

@@ -14,10 +14,18 @@ import pulumi_aws as aws
 
 from components.function import HandlerFunction, HandlerFunctionArgs, HandlerRuntime
 from components.queues import MAX_RETENTION_SECONDS, REPORT_BATCH_ITEM_FAILURES, redrive_policy, visibility_timeout
-from handlers.wiring import RepairSpec, StreamSpec, Wiring, queue_name
+from handlers.wiring import LIVE_FUNCTIONS, RepairSpec, StreamSpec, Wiring, queue_name
 
 # Where a new stream mapping starts; TRIM_HORIZON loses nothing if it is ever recreated.
 STARTING_POSITION = "TRIM_HORIZON"
+LIVE_STARTING_POSITION = "LATEST"
+"""The live fan-out's mappings are made again when live counts come back on (0 -> 2): a push
+is about now, and replaying up to 24 h of records would only send them, past their
+60 s maximum record age, to the on-failure queues and the owner's alarms."""
+
+
+def starting_position(spec: StreamSpec) -> str:
+    return LIVE_STARTING_POSITION if spec.function in LIVE_FUNCTIONS else STARTING_POSITION
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class StreamConsumers(pulumi.ComponentResource):
             f"{base}-mapping",
             event_source_arn=stream_arn,
             function_name=consumer.function_arn,
-            starting_position=STARTING_POSITION,
+            starting_position=starting_position(spec),
             batch_size=spec.batch_size,
             # Fewer Series writes, and the live fan-out's coalescing (one push per target per
             # liveIntervalSeconds). Unset rather than 0 when the wiring table asks for none, so

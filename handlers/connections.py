@@ -86,20 +86,27 @@ class Followed(NamedTuple):
     """When the budget was spent: the target the connection kept (its item is unchanged)."""
 
 
-def follow_target(ddb: Any, table: str, connection_id: str, target: str, expiry: int, budget: int = 0) -> Followed:
+def follow_target(
+    ddb: Any, table: str, connection_id: str, target: str | None, expiry: int, budget: int = 0
+) -> Followed:
     """Make `target` the connection's target (a later view moves it) and count the view
     against the connection's budget; when the budget is spent nothing changes, and the
     answer names the target the connection kept (the refused write returns the old item).
 
     `budget` 0 is none. A view sent again with the same viewId (after `unavailable`) is
     counted against the budget again: the budget bounds the frames a connection sends.
+    `target` None (live counts off) counts the view and stores no target: nothing follows it.
     """
-    names = {"#target": "target", "#expires": TTL_ATTRIBUTE, "#views": VIEWS_ATTRIBUTE}
-    values: dict[str, Any] = {":target": {"S": target}, ":expires": {"N": str(expiry)}, ":one": {"N": "1"}}
+    names = {"#expires": TTL_ATTRIBUTE, "#views": VIEWS_ATTRIBUTE}
+    values: dict[str, Any] = {":expires": {"N": str(expiry)}, ":one": {"N": "1"}}
+    sets = "#expires = :expires"
+    if target is not None:
+        names["#target"], values[":target"] = "target", {"S": target}
+        sets = "#target = :target, " + sets
     request: dict[str, Any] = {
         "TableName": table,
         "Key": connection_key(connection_id),
-        "UpdateExpression": "SET #target = :target, #expires = :expires ADD #views :one",
+        "UpdateExpression": f"SET {sets} ADD #views :one",
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }

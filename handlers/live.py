@@ -266,11 +266,21 @@ def forget_gone(ddb: Any, table: str, target: str, followers: Followers, gone: s
     write_all(ddb, table, writes)
 
 
-def keep_reading_now(ddb: Any, table: str, target: str, reading_now: int) -> None:
-    """What `watch` replies read for the target (a key read, not a Query per target)."""
+def keep_reading_now(ddb: Any, table: str, target: str, reading_now: int, now: float) -> None:
+    """What `watch` replies read for the target (a key read, not a Query per target).
+
+    It expires as a connection's items do: every reader it counted has closed by then, and a
+    new one would have written it again. That also ends a count left from before live counts
+    were turned off and on again, when no departure was recorded.
+    """
+    expiry = connections.expires_at(0, now)
     ddb.put_item(
         TableName=table,
-        Item={**connections.reading_now_key(target), "readingNow": {"N": str(reading_now)}},
+        Item={
+            **connections.reading_now_key(target),
+            "readingNow": {"N": str(reading_now)},
+            connections.TTL_ATTRIBUTE: {"N": str(expiry)},
+        },
     )
 
 
@@ -291,7 +301,7 @@ def fan_out(ddb: Any, api: Any | None, settings: Settings, target: str, readers_
                 left = sorted(set(followers.everyone) - gone)
                 post_all(api, left, push_body(ddb, settings, target, reading_now))
     if readers_changed:
-        keep_reading_now(ddb, table, target, reading_now)
+        keep_reading_now(ddb, table, target, reading_now, now)
 
 
 def handler(event: dict[str, Any], context: object) -> BatchResponse:

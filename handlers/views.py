@@ -111,7 +111,8 @@ def counts_within_budget(
     ddb: Any, settings: Settings, request: WebSocketRequest, event: ViewEvent, title: str
 ) -> Reply | None:
     """Live counts off: the stored counts, and the view counted against the connection's
-    budget (one UpdateItem beside the read; none without a budget). None when it is spent."""
+    budget (one UpdateItem beside the read; none without a budget), with no target: nothing
+    follows the connection. None when the budget is spent."""
     budget = settings.views_per_connection
     if not budget:
         return stored_counts(ddb, settings, event, title)
@@ -119,7 +120,7 @@ def counts_within_budget(
     expiry = connections.expires_at(request.connected_at_ms, now)
     reply, followed = aws.concurrently(
         lambda: stored_counts(ddb, settings, event, title),
-        lambda: connections.follow_target(ddb, table, request.connection_id, event.target, expiry, budget),
+        lambda: connections.follow_target(ddb, table, request.connection_id, None, expiry, budget),
     )
     assert isinstance(reply, PostViewReply | PageViewReply)
     return reply if followed.within_budget else None

@@ -52,9 +52,14 @@ def accept_watch(body: str, settings: Settings) -> WatchMessage:
     return message
 
 
-def reading_now(items: list[Item]) -> dict[str, int]:
-    """Pure: target -> the readingNow its item holds."""
-    return {text(item, "pk"): number(item, "readingNow") for item in items}
+def reading_now(items: list[Item], now: float) -> dict[str, int]:
+    """Pure: target -> the readingNow its item holds; an expired item (TTL deletes late)
+    holds none. Items from before they expired have no expiresAt and still count."""
+    return {
+        text(item, "pk"): number(item, "readingNow")
+        for item in items
+        if connections.TTL_ATTRIBUTE not in item or connections.is_live(item, now)
+    }
 
 
 def read_watched(ddb: Any, settings: Settings, message: WatchMessage) -> WatchReply:
@@ -68,7 +73,7 @@ def read_watched(ddb: Any, settings: Settings, message: WatchMessage) -> WatchRe
         live: [connections.reading_now_key(t) for t in message.targets] if settings.live_counts else [],
     }
     items = batch_get(ddb, {table: k for table, k in keys.items() if k}, MAX_CALLS)
-    now_reading = reading_now(items.get(live, []))
+    now_reading = reading_now(items.get(live, []), connections.now())
 
     def readers(target: str) -> int | None:
         return now_reading.get(target, 0) if settings.live_counts else None

@@ -460,14 +460,15 @@ def create_table_request(spec: TableSpec, stack: str) -> dict[str, object]:
     return request
 
 
-def with_live_interval(wiring: Wiring, seconds: int) -> Wiring:
+def with_live_interval(wiring: Wiring, seconds: int, views_budget: bool = False) -> Wiring:
     """Pure: the wiring of a stack whose liveIntervalSeconds is `seconds`.
 
     The live mappings gather records for that long, so a target gets at most one push per
     interval from each stream. 0 turns live counts off: no pushes and no `readingNow`, so
-    nothing follows connections. The live mappings, the `$disconnect` route and every
-    function left without a trigger are dropped; the views budget, if any, keeps the
-    connection's item, which TTL removes.
+    nothing follows connections. The live mappings and every function left without a
+    trigger are dropped, and views and watch lose the Connections actions only live counts
+    use. `$disconnect` stays only for a stack with a views budget (`views_budget`): the
+    budget's count is the one thing kept per connection, and only while it is open.
     """
     if not 0 <= seconds <= MAX_LIVE_INTERVAL_SECONDS:
         raise ValueError(f"liveIntervalSeconds must be 0..{MAX_LIVE_INTERVAL_SECONDS}")
@@ -480,9 +481,27 @@ def with_live_interval(wiring: Wiring, seconds: int) -> Wiring:
         )
     off = wiring._replace(
         streams=tuple(spec for spec in wiring.streams if spec.function not in LIVE_FUNCTIONS),
-        routes=tuple(route for route in wiring.routes if route.route_key != DISCONNECT_ROUTE),
+        routes=tuple(r for r in wiring.routes if views_budget or r.route_key != DISCONNECT_ROUTE),
+        functions=tuple(_without_live_grants(f) for f in wiring.functions),
     )
     return off._replace(functions=tuple(f for f in off.functions if f.name in triggered(off)))
+
+
+_LIVE_OFF_CONNECTIONS = {"views": ("dynamodb:UpdateItem",), "watch": ()}
+"""With live counts off: views only counts the budget on the connection's item; watch
+writes nothing and reads no readingNow."""
+
+
+def _without_live_grants(spec: FunctionSpec) -> FunctionSpec:
+    if spec.name not in _LIVE_OFF_CONNECTIONS:
+        return spec
+    actions = _LIVE_OFF_CONNECTIONS[spec.name]
+    tables = tuple(
+        grant._replace(actions=actions) if grant.table == CONNECTIONS else grant
+        for grant in spec.tables
+        if grant.table != CONNECTIONS or actions
+    )
+    return spec._replace(tables=tables)
 
 
 def triggered(wiring: Wiring) -> frozenset[str]:

@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
         boto3.setup_default_session()
         in_process.install(boto3.DEFAULT_SESSION, endpoint)
         # liveIntervalSeconds 0 drops the live functions and $disconnect, as a deploy would.
-        wiring = with_live_interval(WIRING, args.live_interval)
+        wiring = with_live_interval(WIRING, args.live_interval, views_budget=args.views_per_connection > 0)
         functions = Functions.load(wiring)
         _warm_handler_clients()
         live.management_client(connections_endpoint)

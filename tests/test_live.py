@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from support import grants
 from support.aws import Cloud
 from support.events import post_item, ws_message
 
@@ -20,7 +22,14 @@ from handlers.connections import (
     expires_at,
 )
 from handlers.settings import load_settings
-from handlers.wiring import CONNECTIONS, ENV_VIEWS_PER_CONNECTION, HOME_AND_PROFILE, POST_COUNT_READER
+from handlers.wiring import (
+    CONNECTIONS,
+    ENV_VIEWS_PER_CONNECTION,
+    HOME_AND_PROFILE,
+    POST_COUNT_READER,
+    WIRING,
+    with_live_interval,
+)
 
 
 def frame(handler: Any, body: dict[str, Any] | str, connection: str, route: str) -> dict[str, Any]:
@@ -379,9 +388,14 @@ def test_live_replayed_record_never_pushes_lower_counts(cloud: Cloud, fanout: Fa
 
 
 @pytest.fixture
-def live_off(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+def live_off(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A stack with live counts off, its handlers held to that stack's narrower grants."""
     monkeypatch.setenv("LIVE_INTERVAL_SECONDS", "0")
-    load_settings.cache_clear()
+    aws.reset()  # clients copy the session's hooks when made: the check must come first
+    stop = grants.enforce(with_live_interval(WIRING, 0, views_budget=True))
+    yield
+    stop()
+    aws.reset()
 
 
 def test_live_off_views_reply_without_reading_now_and_follow_nothing(
@@ -402,6 +416,9 @@ def test_live_off_keeps_only_the_views_budget(cloud: Cloud, live_off: None, monk
     assert [view("one").get("error") for _ in range(3)] == [None, None, "rate_limited"]
     items = cloud.items(CONNECTIONS)
     assert [(i["pk"]["S"], i["sk"]["S"], i[VIEWS_ATTRIBUTE]["N"]) for i in items] == [("conn#one", "conn", "2")]
+    assert "target" not in items[0], "nothing follows the connection: no target is stored"
+    close("one")
+    assert cloud.items(CONNECTIONS) == [], "$disconnect stays for a budget, and forgets the connection"
     assert len(cloud.receive("post_view")) == 2, "the refused view is not published"
 
 

@@ -13,7 +13,13 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from handlers import connections, live
-from handlers.connections import connection_key, follower_key, reading_now_key
+from handlers.connections import (
+    CONNECTION_LIMIT_SECONDS,
+    EXPIRY_MARGIN_SECONDS,
+    connection_key,
+    follower_key,
+    reading_now_key,
+)
 from handlers.live import Followers, LiveBatch
 from handlers.settings import load_settings
 from handlers.wiring import CONNECTIONS, HOME_AND_PROFILE, POST_COUNT_READER
@@ -431,7 +437,15 @@ def test_live_fan_out_pushes_everyone_and_keeps_reading_now_when_readers_changed
     live.fan_out(ddb, api, settings, "post:a", readers_changed=True, now=NOW)
     assert sorted(api.pushed, key=lambda p: p[0]) == [("r1", push(2)), ("r2", push(2)), ("w1", push(2))]
     assert ddb.named("put_item") == [
-        {"TableName": settings.table(CONNECTIONS), "Item": {**reading_now_key("post:a"), "readingNow": {"N": "2"}}}
+        {
+            "TableName": settings.table(CONNECTIONS),
+            "Item": {
+                **reading_now_key("post:a"),
+                "readingNow": {"N": "2"},
+                # As a connection's items: past API Gateway's 2-hour limit from now.
+                connections.TTL_ATTRIBUTE: {"N": str(int(NOW) + CONNECTION_LIMIT_SECONDS + EXPIRY_MARGIN_SECONDS)},
+            },
+        }
     ]
     assert ddb.named("batch_write_item") == []
 

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from support.events import ws_message
 
 from handlers import aws, connections, watch
+from handlers.attributes import Item
 from handlers.connections import connection_key, expires_at, follower_key, reading_now_key
 from handlers.schema import WatchMessage
 from handlers.settings import load_settings
@@ -226,10 +227,18 @@ def test_watch_of_pages_only_asks_no_post_table(tables: tuple[str, str, str], mo
 
 
 def test_watch_reading_now_reads_each_items_target() -> None:
-    assert watch.reading_now([reading("post:a", 3), reading("page:Home_Page", 0)]) == {
+    assert watch.reading_now([reading("post:a", 3), reading("page:Home_Page", 0)], 1000.0) == {
         "post:a": 3,
         "page:Home_Page": 0,
     }
+
+
+def test_watch_reading_now_ignores_an_expired_item_and_keeps_one_from_before_expiry() -> None:
+    def expiring(target: str, count: int, expires: int) -> Item:
+        return {**reading(target, count), "expiresAt": {"N": str(expires)}}
+
+    items = [expiring("post:live", 2, 1001), expiring("post:stale", 5, 1000), reading("post:old", 4)]
+    assert watch.reading_now(items, 1000.0) == {"post:live": 2, "post:old": 4}
 
 
 @pytest.mark.parametrize(

@@ -40,4 +40,19 @@ def test_live_off_counts_views_without_reading_now_pushes_or_connection_items(st
     items = ddb.scan(TableName=stack.table("Connections"))["Items"]
     # No views budget (the local default) and no live counts: nothing per connection at all.
     assert items == [], json.dumps(items)
-    assert "disconnect" not in stack.stderr(), "no $disconnect route: closing runs nothing"
+
+
+def test_live_off_with_a_views_budget_keeps_its_count_only_while_the_socket_is_open() -> None:
+    budgeted = LocalStack.start("--live-interval", "0", "--views-per-connection", "2")
+    try:
+        article = new_article()
+        reader = Reader(budgeted)
+        assert [reader.view(article).get("error") for _ in range(3)] == [None, None, "rate_limited"]
+        ddb = budgeted.client("dynamodb")
+        table = budgeted.table("Connections")
+        items = ddb.scan(TableName=table)["Items"]
+        assert [(i["sk"]["S"], i["views"]["N"], "target" in i) for i in items] == [("conn", "2", False)], items
+        reader.close()
+        wait_until(lambda: ddb.scan(TableName=table)["Items"] == [], PUSH_SECONDS, "$disconnect forgot it")
+    finally:
+        assert budgeted.terminate() == 0, budgeted.stderr()

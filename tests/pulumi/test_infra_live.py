@@ -82,6 +82,14 @@ def test_live_mappings_batch_for_the_default_interval(stage: StackGraph) -> None
         assert "onFailure" in mapping["destinationConfig"]  # type: ignore[operator]
 
 
+def test_live_mappings_start_at_the_latest_record_and_the_others_at_the_oldest(stage: StackGraph) -> None:
+    for mapping in stage.of_type(MAPPING):
+        if "/stream/" not in str(mapping["eventSourceArn"]):
+            continue
+        live = any(str(mapping["functionName"]).endswith(f"-{f}") for f in LIVE_FUNCTIONS)
+        assert mapping["startingPosition"] == ("LATEST" if live else "TRIM_HORIZON"), mapping["functionName"]
+
+
 def test_live_functions_push_to_this_stage_with_the_interval(stage: StackGraph) -> None:
     for function in LIVE_FUNCTIONS:
         env = stage.where(FUNCTION, name=f"blog-analytics-stage-{function}")["environment"]["variables"]
@@ -115,6 +123,13 @@ def test_live_interval_zero_builds_no_live_counts(run_stack: RunStack, tmp_path:
         assert not settings_from(env).live_counts, name
 
 
+def test_live_interval_zero_with_a_views_budget_keeps_disconnect(run_stack: RunStack, tmp_path: Path) -> None:
+    graph = run_stack("stage", _stack_file(tmp_path, liveIntervalSeconds=0, viewsPerConnection=50))
+    assert "$disconnect" in {r["routeKey"] for r in graph.of_type(ROUTE)}, "the budget's item goes when the socket does"
+    assert {str(f["name"]) for f in graph.of_type(FUNCTION)} >= {"blog-analytics-stage-disconnect"}
+    assert all(_mapping(graph, table) is None for table in LIVE_STREAMS.values())
+
+
 def test_live_interval_default_reaches_the_replying_functions(stage: StackGraph) -> None:
     for name in ("views", "watch"):
         env = stage.where(FUNCTION, name=f"blog-analytics-stage-{name}")["environment"]["variables"]
@@ -145,6 +160,14 @@ def test_live_with_interval_keeps_other_streams_untouched() -> None:
     assert off.streams == tuple(s for s in WIRING.streams if s.function not in LIVE_FUNCTIONS), "only live mappings go"
     assert [r.route_key for r in off.routes] == [r.route_key for r in WIRING.routes if r.route_key != "$disconnect"]
     assert {f.name for f in WIRING.functions} - {f.name for f in off.functions} == {*LIVE_FUNCTIONS, "disconnect"}
+    budget = with_live_interval(WIRING, 0, views_budget=True)
+    assert [r.route_key for r in budget.routes] == [r.route_key for r in WIRING.routes]
+    assert {f.name for f in WIRING.functions} - {f.name for f in budget.functions} == set(LIVE_FUNCTIONS)
+    # Live counts off: views only counts the budget on Connections, watch does not touch it.
+    assert [g.actions for g in off.function("views").tables if g.table == CONNECTIONS] == [("dynamodb:UpdateItem",)]
+    assert [g for g in off.function("watch").tables if g.table == CONNECTIONS] == []
+    on = {f.name: f for f in with_live_interval(WIRING, 7).functions}
+    assert on["views"] == WIRING.function("views") and on["watch"] == WIRING.function("watch")
     assert {f.name for f in off.functions} == triggered(off) and triggered(WIRING) == {f.name for f in WIRING.functions}
     windows = {s.function: s.maximum_batching_window_seconds for s in with_live_interval(WIRING, 7).streams}
     assert {f: windows[f] for f in LIVE_FUNCTIONS} == dict.fromkeys(LIVE_FUNCTIONS, 7)
