@@ -176,7 +176,9 @@
     inflight = null;
     pump();
     if (error) return;
-    if (reply.message == "views") target = { articleId: reply.articleId, page: reply.page };
+    // A views reply without readingNow comes from a stack whose live counts are off: nothing
+    // would be pushed, so the page does not keep a socket to follow its own counts.
+    if (reply.readingNow >= 0) target = { articleId: reply.articleId, page: reply.page };
     emit(reply);
   }
 

@@ -202,6 +202,7 @@ class FakeGateway(_Server):
         self.totals: dict[str, list[int]] = {}
         self.reading: dict[str, int] = {}  # readingNow per post or page (1 when not set)
         self.before_reply: list[dict[str, Any]] = []  # frames sent before the next reply, e.g. pushes
+        self.live_off = False  # answer as a stack with liveIntervalSeconds 0: no readingNow
         super().__init__()
 
     def _check(self, connection: Any, request: Any) -> Any:
@@ -249,7 +250,7 @@ class FakeGateway(_Server):
 
     def _count(self, who: dict[str, str], key: str, live: bool = False) -> dict[str, Any]:
         total, unique = self.totals.get(key, [0, 0])
-        reading = {"readingNow": self.reading.get(key, 1)} if live else {}
+        reading = {"readingNow": self.reading.get(key, 1)} if live and not self.live_off else {}
         return {**who, "totalViews": total, "uniqueViews": unique, **reading}
 
 

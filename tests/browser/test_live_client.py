@@ -181,6 +181,23 @@ def test_server_close_while_visible_reconnects_and_follows_again(tab: Tab, site:
     assert_follows_again(gateway)
 
 
+def test_live_counts_off_a_closed_socket_is_not_reopened_to_follow(tab: Tab, site: Site, gateway: FakeGateway) -> None:
+    """A stack with live counts off answers views without readingNow and pushes nothing: the page
+    shows its counts and, when the gateway closes the idle socket, does not pay for another."""
+    gateway.live_off = True
+    tab.page.clock.install()
+    open_post(tab, site, gateway)
+    assert shown(tab, "#views", "#reading") == ["1", "-"], "no readingNow: its element is left as it was"
+
+    gateway.drop_connections()
+    tab.page.wait_for_timeout(200)  # the close event reaches the page
+    tab.page.clock.fast_forward("02:00")  # past any backoff
+
+    assert gateway.connections == 1 and messages(gateway) == [(0, "views")]
+    tab.page.evaluate("BlogAnalytics.view({articleId: 'second-post'})")
+    wait_until(lambda: messages(gateway) == [(0, "views"), (1, "views")], what="a new view opens a socket")
+
+
 def test_server_close_while_hidden_waits_until_shown(
     new_tab: Callable[..., Tab], site: Site, gateway: FakeGateway
 ) -> None:
