@@ -72,9 +72,9 @@ def load_part(
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         workdir = Path(tmp)
         with local_stack(workdir, LIVE_OFF) as stack:
-            cpu_before = process_cpu_seconds(stack.pid)
+            cpu_before, wall_before = process_cpu_seconds(stack.pid), time.monotonic()
             run = run_load(stack, rate, seconds, POLL_SECONDS, args.drain_seconds)
-            cpu_after = process_cpu_seconds(stack.pid)
+            cpu_after, wall = process_cpu_seconds(stack.pid), time.monotonic() - wall_before
             history = series.measure(stack, run)
         records = read_calls(stack.calls_path)
     ours = cost.our_bill(run, records, prices, args.session_minutes, durations)
@@ -88,7 +88,9 @@ def load_part(
     model = cost.duration_model(cost.invocations(cost.in_window(records, run)))
     options = cost.options(ours, prices, run)
     cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    result = LoadResult(label, rate, seconds, ours, original, options, fresh, series=history, stack_cpu_seconds=cpu)
+    result = LoadResult(label, rate, seconds, ours, original, options, fresh, series=history)
+    result.stack_cpu_seconds, result.stack_wall_seconds = cpu, wall
+    result.counting_seconds = run.drained - run.started
     return result, model
 
 

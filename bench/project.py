@@ -19,7 +19,8 @@ run (bench/cost.py):
 - the streams: Lambda polls a shard 4 times a second, so a stream batch holds a table's
   updates of a quarter second, or of its mapping's batching window if longer (the
   Series consumers gather 10 s); each consumer of that table's stream writes once per
-  distinct key in its batch: replicate puts the newest image of each post, a Series
+  distinct key in its batch (a batch is at most the mapping's batch size): replicate puts
+  the newest image of each post and reads and rewrites the top posts' item once, a Series
   consumer updates each key's hourly snapshot. The live fan-out, with live counts on,
   is not modelled: the load runs have live counts off (LOAD_WIRING).
 
@@ -36,10 +37,13 @@ from bench.load import LoadRun, ViewResult, plan_views
 from bench.records import CallDetails, CallRecord, InvokeRecord, Record
 from bench.routing import attributes, published, queue_key
 from handlers.schema import ViewEvent
+from handlers.top_posts import TOP_SIZE
 from handlers.wiring import COUNTED_EVENTS, DISCONNECT_ROUTE, WIRING, QueueSpec, Wiring, with_live_interval
 
 STREAM_POLLS_PER_SECOND = 4
 ITEM_BYTES = 100  # every item here (a count, a marker, a reader copy) is far under 1 KB
+TOP_BYTES = TOP_SIZE * ITEM_BYTES
+"""The top posts' one item (handlers/top_posts.py): about a reader copy per post it lists."""
 SECONDS = 60.0  # a minute of views is enough for the batch mix to settle
 LOAD_WIRING = with_live_interval(WIRING, 0)
 """The load runs' stacks have live counts off (bench/__main__.py LIVE_OFF)."""
@@ -136,10 +140,14 @@ def stream_batches(
         gathering = max(1 / STREAM_POLLS_PER_SECOND, stream.maximum_batching_window_seconds)
         spread = [(i * duration / max(1, len(keys)), k) for i, k in enumerate(keys)]
         op = "UpdateItem" if wiring.function(stream.function).module == "handlers.series" else "PutItem"
-        for _, group in itertools.groupby(spread, key=lambda u: math.floor(u[0] / gathering)):
-            distinct = list(dict.fromkeys(k for _, k in group))
-            records.append(invoke(calm, stream.function, 0.0, len(distinct)))
-            records += [call(stream.function, 0.0, "dynamodb", op, {"write": [ITEM_BYTES]}) for _ in distinct]
+        for _, window in itertools.groupby(spread, key=lambda u: math.floor(u[0] / gathering)):
+            for batch in chunks([k for _, k in window], stream.batch_size):
+                distinct = list(dict.fromkeys(batch))
+                records.append(invoke(calm, stream.function, 0.0, len(distinct)))
+                records += [call(stream.function, 0.0, "dynamodb", op, {"write": [ITEM_BYTES]}) for _ in distinct]
+                if stream.function == "replicate":
+                    records.append(call(stream.function, 0.0, "dynamodb", "GetItem", {"read": [TOP_BYTES]}))
+                    records.append(call(stream.function, 0.0, "dynamodb", "PutItem", {"write": [TOP_BYTES]}))
     return records
 
 

@@ -37,7 +37,11 @@ class LoadResult:
     series: SeriesCost | None = None
     """The history's write units (bench/series.py), measured until the series caught up."""
     stack_cpu_seconds: float | None = None
-    """The local stack process's CPU time from the first view until the last was counted."""
+    """The local stack process's CPU time over the load (warm-up to the last post view counted)."""
+    stack_wall_seconds: float | None = None
+    """The wall time of that same window."""
+    counting_seconds: float | None = None
+    """From the first view sent until the last post view was counted (or the drain gave up)."""
 
     @property
     def cpu_ms_per_view(self) -> float | None:
@@ -230,19 +234,28 @@ def _load_bill(load: LoadResult) -> list[str]:
 
 
 def _capacity(results: Results) -> list[str]:
-    """The local stack's CPU per view at each driven rate, and the rate one process can sustain."""
-    measured = [(load.rate, ms) for load in results.loads if (ms := load.cpu_ms_per_view) is not None]
+    """The local stack's CPU per view at each driven rate, and how fast the busiest run was counted."""
+    measured = [load for load in results.loads if load.cpu_ms_per_view is not None and load.fresh is not None]
     if not measured:
         return []
-    each = ", ".join(f"{ms:.1f} ms at {_rate(rate)}" for rate, ms in measured)
-    busiest = measured[-1][1]
-    return [
+    each = ", ".join(f"{load.cpu_ms_per_view:.1f} ms at {_rate(load.rate)}" for load in measured)
+    out = [
         "",
-        f"CPU per view: the local stack's process used {each} (user + system, from the first view until the "
-        "last post view was counted, the call recorder included). Its functions, moto and the pollers share one "
-        f"Python process and its GIL, so it counts at most about {1000 / busiest:.0f} views/s on one core of this "
-        "machine, whatever the rate asked: a faster load is answered, and counted only as fast as that.",
+        f"CPU per view: the local stack's process used {each} (user + system, from the warm-up until the last "
+        "post view was counted; the call recorder and the bench's own reads of PostCountReader included).",
     ]
+    busiest = max(measured, key=lambda load: load.rate)
+    fresh = busiest.fresh
+    assert fresh is not None and busiest.stack_cpu_seconds is not None
+    if busiest.stack_wall_seconds and busiest.counting_seconds and fresh.never_counted == 0:
+        out[-1] += (
+            f" At {_rate(busiest.rate)} it used {busiest.stack_cpu_seconds / busiest.stack_wall_seconds:.2f} of a "
+            f"core on average, and every post view was counted {busiest.counting_seconds:.1f} s after the first "
+            f"view: {fresh.views / busiest.counting_seconds:.0f} views/s counted. Its functions, moto and the "
+            "pollers share one Python process and its GIL, so a faster load is answered, and counted about that "
+            "fast."
+        )
+    return out
 
 
 def _cost_gap(load: LoadResult) -> list[str]:
@@ -437,12 +450,11 @@ def _cold_verdict(cold: list[ColdStart]) -> list[str]:
     if plain:
         out += [
             "",
-            f"**Missed** by {', '.join(plain)}, which load no pydantic. The first client no longer starts a full "
-            "(generation 2) garbage collection over everything boto3 has loaded (`aws.freeze_init_heap` freezes "
-            "that heap first; it cost about 50 ms). What is left is the module's own imports, 20-30 ms (settings, "
-            "wiring, logging; for `$connect` also the crawler list, about 6 ms), against a baseline that moves by "
-            "as much between runs on a shared machine: read a miss of a few hundredths beside the module's ratio "
-            "in earlier runs.",
+            f"**Missed** by {', '.join(plain)}, which load no pydantic. What a module adds to bare boto3 is its "
+            "own imports, 20-30 ms (settings, wiring, logging; for `$connect` also the crawler list, about 6 ms), "
+            "against a baseline that moves by as much between runs on a shared machine: read a miss of a few "
+            "hundredths beside the module's ratio in earlier runs. (A module that makes a client no longer pays a "
+            "full garbage collection over boto3's heap when it does: `aws.freeze_init_heap`, about 50 ms.)",
         ]
     return out
 
