@@ -34,7 +34,7 @@ def test_aws_first_client_freezes_the_import_heap_once() -> None:
     }
     out = subprocess.run([sys.executable, "-c", PROGRAM], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     before, first, after = json.loads(out.stdout)
-    assert before == 0
-    # boto3 and botocore alone are tens of thousands of tracked objects.
-    assert first > 10_000, first
+    # Python 3.12 starts with a few hundred objects frozen already; 3.11 with none. boto3 and
+    # botocore alone are tens of thousands of tracked objects.
+    assert first - before > 10_000, (before, first)
     assert after == first, "frozen once: later clients and aws.reset() freeze nothing more"
